@@ -1,0 +1,1 @@
+"""Stegvis Telegram bot."""

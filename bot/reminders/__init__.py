@@ -1,0 +1,1 @@
+"""Appointment reminders: when to send them and how."""

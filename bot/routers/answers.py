@@ -1,0 +1,63 @@
+"""Button presses, text and everything else a participant sends, handed to the flow engine."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import carry_out, load_state, record, send
+from flows.engine import Input, MediaInput, OutgoingMessage, Press, TextInput
+from locales import Texts
+from storage.models import Participant
+
+if TYPE_CHECKING:
+    from bot.app import Stegvis
+
+log = logging.getLogger(__name__)
+router = Router(name="answers")
+
+VOICE_LIKE = {"voice", "audio", "video_note"}
+
+
+@router.callback_query()
+async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
+    state = await load_state(session, participant)
+    sprint = stegvis.engine.resume(state, Press(callback.data or ""), language=participant.language, variables=stegvis.variables(participant))
+    await record(session, participant, sprint)
+    await session.commit()
+    await callback.answer(sprint.notice)
+    message = callback.message
+    if sprint.chosen and isinstance(message, Message) and message.text:
+        # Keep the question on screen with the answer under it, and take the buttons away.
+        try:
+            await message.edit_text(f"{message.text}\n\n✅ {sprint.chosen}", reply_markup=None)
+        except TelegramBadRequest as error:
+            log.info("could not mark the answered question: %s", error.message)
+    await send(bot, session, participant, sprint.messages)
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts) -> None:
+    await send(bot, session, participant, [OutgoingMessage(texts.gettext("Det kommandot känner jag inte till. Skriv /help."))])
+
+
+@router.message(F.text)
+async def text(message: Message, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
+    await _resume(bot, session, participant, stegvis, TextInput(message.text or ""))
+
+
+@router.message()
+async def anything_else(message: Message, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
+    kind = "voice" if message.content_type in VOICE_LIKE else str(message.content_type)
+    await _resume(bot, session, participant, stegvis, MediaInput(kind))
+
+
+async def _resume(bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis, given: Input) -> None:
+    state = await load_state(session, participant)
+    sprint = stegvis.engine.resume(state, given, language=participant.language, variables=stegvis.variables(participant))
+    await carry_out(bot, session, participant, sprint)

@@ -1,0 +1,63 @@
+"""People without a participant record: opening a personal invite link, or writing without one.
+
+Nothing about someone without a valid invite is stored. They get one short message in all five
+languages, because we don't know which one they read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, CommandStart, MagicData
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import carry_out, reply_to_chat
+from storage import repositories as repo
+
+if TYPE_CHECKING:
+    from bot.app import Stegvis
+
+router = Router(name="newcomers")
+router.message.filter(MagicData(F.participant.is_(None)))
+router.callback_query.filter(MagicData(F.participant.is_(None)))
+
+NO_LINK = "Hej! Det här är Stegvis. Be din handläggare om en personlig länk för att börja."
+BAD_LINK = "Den här länken fungerar inte. Be din handläggare om en ny länk."
+REFUSED = {
+    "expired": "Den här länken har gått ut. Be din handläggare om en ny länk.",
+    "used": "Den här länken är redan använd. Be din handläggare om en ny länk.",
+    "chat_taken": "Det här Telegram-kontot används redan i Stegvis. Prata med din handläggare.",
+}
+
+
+@router.message(CommandStart(deep_link=True))
+async def open_invite(message: Message, command: CommandObject, bot: Bot, session: AsyncSession, stegvis: Stegvis, language_guess: str | None) -> None:
+    catalogs = stegvis.catalogs
+    invite = await repo.find_invite(session, command.args or "")
+    if invite is None:
+        return await reply_to_chat(bot, message.chat.id, catalogs.in_all_languages(BAD_LINK, language_guess))
+    invite_id, invited = invite.id, invite.participant_id
+    try:
+        participant = await repo.redeem_invite(session, invite, message.chat.id)
+    except repo.InviteNotUsable as refusal:
+        await session.rollback()
+        first = language_guess
+        if refusal.reason == "expired":  # only the rightful owner could still hold an expired link
+            first = (await repo.get_participant(session, invited)).language or language_guess
+        return await reply_to_chat(bot, message.chat.id, catalogs.in_all_languages(REFUSED[refusal.reason], first))
+    await repo.append_event(session, "invite_redeemed", participant.id, {"invite_id": invite_id})
+    # Always let the person pick: a caseworker's preset or Telegram's app language is only a guess.
+    sprint = stegvis.engine.start("onboarding", language=participant.language or language_guess, variables=stegvis.variables(participant))
+    await carry_out(bot, session, participant, sprint)
+
+
+@router.message()
+async def without_invite(message: Message, bot: Bot, stegvis: Stegvis, language_guess: str | None) -> None:
+    await reply_to_chat(bot, message.chat.id, stegvis.catalogs.in_all_languages(NO_LINK, language_guess))
+
+
+@router.callback_query()
+async def button_without_invite(callback: CallbackQuery, stegvis: Stegvis, language_guess: str | None) -> None:
+    await callback.answer(stegvis.catalogs.texts(language_guess).gettext(NO_LINK), show_alert=True)

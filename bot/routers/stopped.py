@@ -1,0 +1,49 @@
+"""Participants who said /stop: nothing more is sent to them until they say /start."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandStart, MagicData
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import carry_out, send
+from flows.engine import OutgoingMessage
+from locales import Texts
+from storage import repositories as repo
+from storage.models import ConsentAnswer, Participant, ParticipantStatus
+
+if TYPE_CHECKING:
+    from bot.app import Stegvis
+
+router = Router(name="stopped")
+router.message.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
+router.callback_query.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
+
+STOPPED = "Du har stoppat meddelanden från Stegvis. Skriv /start för att börja igen."
+
+
+@router.message(CommandStart())
+async def start_again(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis) -> None:
+    consent = await repo.latest_consent(session, participant.id)
+    await repo.append_event(session, "participant_resumed", participant.id)
+    if consent is None or consent.answer != ConsentAnswer.AGREED:
+        participant.status = ParticipantStatus.INVITED
+        sprint = stegvis.onboarding(participant)
+        await carry_out(bot, session, participant, sprint)
+        return
+    participant.status = ParticipantStatus.ACTIVE
+    await session.commit()
+    await send(bot, session, participant, [OutgoingMessage(texts.gettext("Välkommen tillbaka! Du får meddelanden från Stegvis igen."))])
+
+
+@router.message()
+async def while_stopped(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts) -> None:
+    await send(bot, session, participant, [OutgoingMessage(texts.gettext(STOPPED))])
+
+
+@router.callback_query()
+async def button_while_stopped(callback: CallbackQuery, texts: Texts) -> None:
+    await callback.answer(texts.gettext(STOPPED), show_alert=True)

@@ -1,0 +1,289 @@
+"""Reading a flow file: YAML in, a checked ``Flow`` out, or a ``FlowError`` naming file, line and field.
+
+A flow file is data that administrators edit, so every mistake must point at the place to fix.
+The checks here are the hard tier: a flow that fails them is never loaded.
+
+Format (spec 1)::
+
+    spec: 1
+    flow: onboarding              # id: a-z, 0-9, _ (at most 16), same as the file name
+    start: privacy                # the first step
+    variables: [name]             # the {placeholders} texts may use, filled in by the caller
+    steps:
+      privacy:
+        say: "Swedish source text, translated through the gettext catalogs"
+        buttons:                  # 1-6 buttons; the participant's answer
+          - {id: agree, label: "Jag godkänner", next: welcome, event: consent, payload: {answer: agreed}}
+      welcome:
+        say: "..."
+        end: true                 # or next: <step> to go on without waiting
+
+A step is exactly one of: ``buttons`` (wait for a press), ``language_picker: true`` (one button per
+language, each in its own script; with ``next`` to go on after the choice), ``next`` (say and go
+on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop without waiting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from locales.catalogs import placeholders
+
+SPEC_VERSION = 1
+MAX_BUTTONS = 6  # more than six choices is too many for a small screen and a new reader
+MAX_TEXT = 1000  # Telegram allows 4096; participants deserve far shorter
+MAX_LABEL = 40
+MAX_FILE_BYTES = 256 * 1024
+ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # short ids keep callback data under 64 bytes
+PAYLOAD_VALUE = (str, int, float, bool)
+
+
+class FlowError(ValueError):
+    """A flow file that cannot be loaded; the message is ``file:line: field: problem``."""
+
+    def __init__(self, file: str, line: int | None, where: str, problem: str):
+        self.file, self.line, self.where, self.problem = file, line, where, problem
+        location = f"{file}:{line}" if line else file
+        super().__init__(f"{location}: {where}: {problem}" if where else f"{location}: {problem}")
+
+
+@dataclass(frozen=True)
+class Button:
+    id: str
+    label: str
+    next: str | None
+    event: str
+    payload: dict[str, Any]
+    line: int
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    say: str | None
+    buttons: tuple[Button, ...] = ()
+    language_picker: bool = False
+    next: str | None = None
+    end: bool = False
+    line: int = 0
+
+    @property
+    def waits(self) -> bool:
+        return bool(self.buttons) or self.language_picker
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    start: str
+    steps: dict[str, Step]
+    variables: frozenset[str] = field(default_factory=frozenset)
+    file: str = "<flow>"
+
+    def texts(self) -> list[tuple[int, str, str]]:
+        """(line, msgid, where) for every translatable text, for extraction and completeness checks."""
+        found = []
+        for step in self.steps.values():
+            if step.say:
+                found.append((step.line, step.say, f"{self.id}.{step.id}"))
+            for button in step.buttons:
+                found.append((button.line, button.label, f"{self.id}.{step.id}.{button.id}"))
+        return found
+
+
+# --- reading YAML while keeping line numbers ---------------------------------------------------
+
+
+class _Node:
+    """A YAML value with the line it started on (and, for a mapping, each key's line)."""
+
+    __slots__ = ("value", "line", "key_lines")
+
+    def __init__(self, value: Any, line: int, key_lines: dict[str, int] | None = None):
+        self.value, self.line, self.key_lines = value, line, key_lines or {}
+
+
+_constructor = yaml.SafeLoader("")  # only the safe loader's scalar rules: ints, bools, null, text
+
+
+def _located(node: yaml.Node) -> _Node:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        mapping, key_lines = {}, {}
+        for key_node, value_node in node.value:
+            key = str(_constructor.construct_object(key_node, deep=True))
+            mapping[key] = _located(value_node)
+            key_lines[key] = key_node.start_mark.line + 1
+        return _Node(mapping, line, key_lines)
+    if isinstance(node, yaml.SequenceNode):
+        return _Node([_located(item) for item in node.value], line)
+    return _Node(_constructor.construct_object(node, deep=True), line)
+
+
+def load_flow(path: Path | str) -> Flow:
+    path = Path(path)
+    data = path.read_bytes()
+    return parse_flow(data, file=str(path), expected_id=path.stem)
+
+
+def parse_flow(source: bytes | str, *, file: str = "<flow>", expected_id: str | None = None) -> Flow:
+    raw = source.encode() if isinstance(source, str) else source
+    if len(raw) > MAX_FILE_BYTES:
+        raise FlowError(file, None, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise FlowError(file, None, "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        line = error.problem_mark.line + 1 if error.problem_mark else None
+        raise FlowError(file, line, "", f"not valid YAML: {error.problem}") from None
+    if root is None:
+        raise FlowError(file, None, "", "the file is empty")
+    return _Checker(file).flow(_located(root), expected_id)
+
+
+class _Checker:
+    def __init__(self, file: str):
+        self.file = file
+
+    def fail(self, node: _Node | None, where: str, problem: str) -> FlowError:
+        return FlowError(self.file, node.line if node else None, where, problem)
+
+    def mapping(self, node: _Node, where: str, allowed: set[str], required: set[str]) -> dict[str, _Node]:
+        if not isinstance(node.value, dict):
+            raise self.fail(node, where, "must be a mapping of keys to values")
+        fields = node.value
+        for key in fields:
+            if key not in allowed:
+                raise FlowError(self.file, node.key_lines[key], _join(where, key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+        for key in sorted(required - fields.keys()):
+            raise self.fail(node, where, f"missing required field '{key}'")
+        return fields
+
+    def text(self, node: _Node, where: str, limit: int, variables: frozenset[str]) -> str:
+        if not isinstance(node.value, str) or not node.value.strip():
+            raise self.fail(node, where, "must be a non-empty text")
+        value = node.value.strip()
+        if len(value) > limit:
+            raise self.fail(node, where, f"is {len(value)} characters; at most {limit}")
+        try:
+            used = placeholders(value)
+        except ValueError as error:
+            raise self.fail(node, where, f"bad {{placeholder}}: {error}; write a literal brace as {{{{ or }}}}") from None
+        unknown = used - variables
+        if unknown:
+            declared = ", ".join(sorted(variables)) or "none"
+            raise self.fail(node, where, f"unknown placeholder {{{sorted(unknown)[0]}}} (declared variables: {declared})")
+        return value
+
+    def ident(self, node: _Node, where: str) -> str:
+        if not isinstance(node.value, str) or not ID.match(node.value):
+            raise self.fail(node, where, f"{node.value!r} is not an id: use a-z, 0-9 and _, starting with a letter, at most 16")
+        return node.value
+
+    def flow(self, root: _Node, expected_id: str | None) -> Flow:
+        top = self.mapping(root, "", {"spec", "flow", "start", "variables", "steps"}, {"spec", "flow", "start", "steps"})
+        if top["spec"].value != SPEC_VERSION:
+            raise self.fail(top["spec"], "spec", f"unsupported version {top['spec'].value!r}; this Stegvis reads spec {SPEC_VERSION}")
+        flow_id = self.ident(top["flow"], "flow")
+        if expected_id is not None and flow_id != expected_id:
+            raise self.fail(top["flow"], "flow", f"'{flow_id}' must match the file name '{expected_id}'")
+        variables = frozenset()
+        if "variables" in top:
+            node = top["variables"]
+            if not isinstance(node.value, list):
+                raise self.fail(node, "variables", "must be a list of names")
+            variables = frozenset(self.ident(item, f"variables[{i}]") for i, item in enumerate(node.value))
+        steps_node = top["steps"]
+        if not isinstance(steps_node.value, dict) or not steps_node.value:
+            raise self.fail(steps_node, "steps", "must be a mapping with at least one step")
+        steps = {}
+        for key, node in steps_node.value.items():
+            self.ident(_Node(key, steps_node.key_lines[key]), f"steps.{key}")
+            steps[key] = self.step(key, node, variables)
+        start = top["start"]
+        if start.value not in steps:
+            raise self.fail(start, "start", f"no step named {start.value!r}")
+        for step in steps.values():
+            self.links(step, steps)
+        self.no_silent_loops(steps)
+        return Flow(flow_id, start.value, steps, variables, self.file)
+
+    def step(self, step_id: str, node: _Node, variables: frozenset[str]) -> Step:
+        where = f"steps.{step_id}"
+        fields = self.mapping(node, where, {"say", "buttons", "language_picker", "next", "end"}, set())
+        kinds = [kind for kind in ("buttons", "language_picker", "next", "end") if kind in fields]
+        if kinds == ["language_picker", "next"]:
+            kinds = ["language_picker"]  # the picker waits, then goes on to next
+        if len(kinds) != 1:
+            raise self.fail(node, where, "needs exactly one of buttons, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else ""))
+        say = self.text(fields["say"], f"{where}.say", MAX_TEXT, variables) if "say" in fields else None
+        if say is None and kinds[0] != "language_picker":
+            raise self.fail(node, where, "missing required field 'say'")
+        for flag in ("language_picker", "end"):
+            if flag in fields and fields[flag].value is not True:
+                raise self.fail(fields[flag], f"{where}.{flag}", "must be true (or be left out)")
+        buttons: tuple[Button, ...] = ()
+        if "buttons" in fields:
+            buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables)
+        next_step = None
+        if "next" in fields:
+            next_step = self.ident(fields["next"], f"{where}.next")
+        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, node.line)
+
+    def buttons(self, node: _Node, where: str, variables: frozenset[str]) -> tuple[Button, ...]:
+        if not isinstance(node.value, list) or not node.value:
+            raise self.fail(node, where, "must be a list of at least one button")
+        if len(node.value) > MAX_BUTTONS:
+            raise self.fail(node, where, f"has {len(node.value)} buttons; at most {MAX_BUTTONS}")
+        buttons, seen = [], set()
+        for index, item in enumerate(node.value):
+            here = f"{where}[{index}]"
+            fields = self.mapping(item, here, {"id", "label", "next", "event", "payload"}, {"id", "label"})
+            button_id = self.ident(fields["id"], f"{here}.id")
+            if button_id in seen:
+                raise self.fail(fields["id"], f"{here}.id", f"duplicate button id {button_id!r}")
+            seen.add(button_id)
+            label = self.text(fields["label"], f"{here}.label", MAX_LABEL, frozenset())
+            next_step = self.ident(fields["next"], f"{here}.next") if "next" in fields else None
+            event = self.ident(fields["event"], f"{here}.event") if "event" in fields else "answered"
+            payload = {}
+            if "payload" in fields:
+                payload_node = fields["payload"]
+                if not isinstance(payload_node.value, dict):
+                    raise self.fail(payload_node, f"{here}.payload", "must be a mapping")
+                for key, value in payload_node.value.items():
+                    if not isinstance(value.value, PAYLOAD_VALUE):
+                        raise self.fail(value, f"{here}.payload.{key}", "must be a text, number or true/false")
+                    payload[key] = value.value
+            buttons.append(Button(button_id, label, next_step, event, payload, fields["label"].line))
+        return tuple(buttons)
+
+    def links(self, step: Step, steps: dict[str, Step]) -> None:
+        targets = [(step.next, f"steps.{step.id}.next", step.line)]
+        targets += [(b.next, f"steps.{step.id}.buttons[{i}].next", b.line) for i, b in enumerate(step.buttons)]
+        for target, where, line in targets:
+            if target is not None and target not in steps:
+                raise FlowError(self.file, line, where, f"no step named {target!r}")
+
+
+    def no_silent_loops(self, steps: dict[str, Step]) -> None:
+        # A loop of steps that never wait would send messages for ever.
+        for first in steps.values():
+            seen, step = set(), first
+            while step.next and not step.waits:
+                if step.id in seen:
+                    raise FlowError(self.file, step.line, f"steps.{step.id}.next", "steps loop without waiting for an answer")
+                seen.add(step.id)
+                step = steps[step.next]
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key

@@ -1,0 +1,97 @@
+"""Loading the gettext catalogs and turning msgids into text for one participant's language.
+
+Catalogs are read from the ``.po`` files at start-up and compiled in memory, so there is no
+build step and no ``.mo`` file to forget: an edited catalog is live after ``Catalogs.reload()``.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import logging
+import string
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from locales.format import isolate
+from locales.languages import LANGUAGES, SOURCE_LANGUAGE, Language, picker_order
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "stegvis"
+CATALOG_DIR = Path(__file__).resolve().parent
+
+
+def catalog_path(code: str, directory: Path = CATALOG_DIR) -> Path:
+    return directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``{name}`` fields in a text; translators must keep exactly these."""
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+class Texts:
+    """Every text a participant sees, in one language.
+
+    The method names are gettext's so that ``pybabel extract`` finds the msgids with its default
+    keywords. Values filled into a right-to-left text are wrapped in Unicode isolates, so a Latin
+    name or a time inside an Arabic sentence keeps its place.
+    """
+
+    def __init__(self, language: Language, translations: gettext.NullTranslations):
+        self.language = language
+        self._translations = translations
+
+    def gettext(self, msgid: str, **values: Any) -> str:
+        return self._fill(self._translations.gettext(msgid), values)
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+        return self._fill(self._translations.ngettext(singular, plural, n), {"n": n, **values})
+
+    def _fill(self, text: str, values: dict[str, Any]) -> str:
+        if not values:
+            return text
+        return text.format_map({key: isolate(str(value), self.language) for key, value in values.items()})
+
+
+class Catalogs:
+    """The translations of all five languages, compiled from the ``.po`` files."""
+
+    def __init__(self, directory: Path = CATALOG_DIR):
+        self.directory = directory
+        self._texts: dict[str, Texts] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        texts = {}
+        for code, language in LANGUAGES.items():
+            path = catalog_path(code, self.directory)
+            if path.exists():
+                translations: gettext.NullTranslations = _compile(path, code)
+            else:
+                # Better Swedish than silence; the catalog tests make this a failure before release.
+                if code != SOURCE_LANGUAGE:
+                    log.warning("no catalog for %s at %s: falling back to Swedish", code, path)
+                translations = gettext.NullTranslations()
+            texts[code] = Texts(language, translations)
+        self._texts = texts
+
+    def texts(self, code: str | None) -> Texts:
+        return self._texts.get(code or SOURCE_LANGUAGE) or self._texts[SOURCE_LANGUAGE]
+
+    def in_all_languages(self, msgid: str, first: str | None = None) -> str:
+        """One line per language, the likeliest first: for people whose language we don't know yet."""
+        return "\n".join(self.texts(language.code).gettext(msgid) for language in picker_order(first))
+
+
+def _compile(path: Path, code: str) -> gettext.GNUTranslations:
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=code, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)

@@ -1,0 +1,1 @@
+"""Persistence for Stegvis: models, the database connection, migrations and repositories."""

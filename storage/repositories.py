@@ -1,0 +1,278 @@
+"""Reading and writing the stored records; every function takes the caller's session and never commits.
+
+The caller owns the transaction. Functions flush only where the caller needs a new row's id at
+once (caseworkers, participants, invites); everything else goes out with the caller's commit.
+Every `now` is an aware datetime and defaults to the current UTC time.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from storage.models import (
+    Caseworker,
+    ConsentAnswer,
+    ConsentRecord,
+    Conversation,
+    Event,
+    Invite,
+    Participant,
+    ParticipantStatus,
+    utcnow,
+)
+
+# secrets.token_urlsafe output; anything else cannot be one of our codes, so it costs no query.
+_INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class InviteNotUsable(Exception):
+    """An invite that cannot be redeemed; `reason` says why, for the caller to explain politely."""
+
+    def __init__(self, reason: Literal["expired", "used", "chat_taken"]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _aware(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None or now.utcoffset() is None:
+        # Comparing it with stored (aware) timestamps would fail later, far from the mistake.
+        raise ValueError("naive datetime given as now; attach a time zone first")
+    return now
+
+
+# Caseworkers and participants
+
+
+async def add_caseworker(session: AsyncSession, name: str, email: str | None = None) -> Caseworker:
+    caseworker = Caseworker(name=name, email=email)
+    session.add(caseworker)
+    await session.flush()
+    return caseworker
+
+
+async def get_caseworker(session: AsyncSession, caseworker_id: int) -> Caseworker | None:
+    return await session.get(Caseworker, caseworker_id)
+
+
+async def add_participant(
+    session: AsyncSession, name: str, caseworker_id: int, language: str | None = None
+) -> Participant:
+    participant = Participant(
+        name=name,
+        caseworker_id=caseworker_id,
+        language=language,
+        status=ParticipantStatus.INVITED,
+    )
+    session.add(participant)
+    await session.flush()
+    return participant
+
+
+async def get_participant(session: AsyncSession, participant_id: int) -> Participant | None:
+    return await session.get(Participant, participant_id)
+
+
+async def get_participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
+    return await session.scalar(select(Participant).where(Participant.telegram_chat_id == chat_id))
+
+
+async def list_participants(
+    session: AsyncSession, caseworker_id: int | None = None
+) -> list[Participant]:
+    query = select(Participant).order_by(Participant.id)
+    if caseworker_id is not None:
+        query = query.where(Participant.caseworker_id == caseworker_id)
+    return list(await session.scalars(query))
+
+
+async def set_participant_status(
+    session: AsyncSession, participant: Participant, status: ParticipantStatus
+) -> None:
+    participant.status = ParticipantStatus(status)
+
+
+# Invites
+
+
+async def create_invite(
+    session: AsyncSession, participant_id: int, ttl: timedelta, now: datetime | None = None
+) -> Invite:
+    if ttl <= timedelta(0):
+        raise ValueError("an invite's ttl must be positive")
+    now = _aware(now)
+    invite = Invite(
+        code=secrets.token_urlsafe(32),
+        participant_id=participant_id,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def find_invite(session: AsyncSession, code: str) -> Invite | None:
+    if not isinstance(code, str) or not _INVITE_CODE.fullmatch(code):
+        return None
+    return await session.scalar(select(Invite).where(Invite.code == code))
+
+
+async def redeem_invite(
+    session: AsyncSession, invite: Invite, chat_id: int, now: datetime | None = None
+) -> Participant:
+    """Link the invited participant to this Telegram chat and use up the invite.
+
+    Raises InviteNotUsable. Two chats racing for one invite are settled by the conditional
+    UPDATE below; two invites racing for one chat, by the unique chat id (IntegrityError on flush).
+    """
+    now = _aware(now)
+    if invite.used_at is not None:
+        raise InviteNotUsable("used")
+    if now >= invite.expires_at:
+        raise InviteNotUsable("expired")
+
+    # One query for both the invited participant and whoever already has this chat.
+    rows = await session.scalars(
+        select(Participant).where(
+            or_(Participant.id == invite.participant_id, Participant.telegram_chat_id == chat_id)
+        )
+    )
+    by_id = {participant.id: participant for participant in rows}
+    participant = by_id.pop(invite.participant_id)
+    if by_id:
+        raise InviteNotUsable("chat_taken")
+
+    claimed = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise InviteNotUsable("used")
+    # Already written by the UPDATE above; setting it normally would write it a second time.
+    set_committed_value(invite, "used_at", now)
+    participant.telegram_chat_id = chat_id
+    return participant
+
+
+# Consent
+
+
+async def record_consent(
+    session: AsyncSession,
+    participant_id: int,
+    notice_version: str,
+    answer: ConsentAnswer,
+    now: datetime | None = None,
+) -> ConsentRecord:
+    record = ConsentRecord(
+        participant_id=participant_id,
+        notice_version=notice_version,
+        answer=ConsentAnswer(answer),
+        recorded_at=_aware(now),
+    )
+    session.add(record)
+    return record
+
+
+async def latest_consent(session: AsyncSession, participant_id: int) -> ConsentRecord | None:
+    return await session.scalar(
+        select(ConsentRecord)
+        .where(ConsentRecord.participant_id == participant_id)
+        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+    )
+
+
+# Conversations
+
+
+async def load_conversation(session: AsyncSession, participant_id: int) -> Conversation | None:
+    return await session.get(Conversation, participant_id)
+
+
+async def save_conversation(
+    session: AsyncSession,
+    participant_id: int,
+    flow: str | None,
+    step: str | None,
+    data: dict[str, Any],
+) -> None:
+    values = {"flow": flow, "step": step, "data": data, "updated_at": utcnow()}
+    insert = _INSERTS.get(session.get_bind().dialect.name)
+    if insert is None:
+        conversation = await session.get(Conversation, participant_id)
+        if conversation is None:
+            session.add(Conversation(participant_id=participant_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(conversation, key, value)
+        return
+
+    # Runs on every Telegram update, so a single upsert instead of a read followed by a write.
+    await session.execute(
+        insert(Conversation)
+        .values(participant_id=participant_id, **values)
+        .on_conflict_do_update(index_elements=[Conversation.participant_id], set_=values)
+    )
+    # A Conversation loaded earlier in this session would otherwise keep showing the old step.
+    loaded = session.identity_map.get(identity_key(Conversation, participant_id))
+    if loaded is not None:
+        for key, value in values.items():
+            set_committed_value(loaded, key, value)
+
+
+# Events
+
+
+async def append_event(
+    session: AsyncSession,
+    type: str,
+    participant_id: int | None,
+    payload: dict[str, Any] | None = None,
+    flow: str | None = None,
+    step: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Event:
+    event = Event(
+        type=type,
+        participant_id=participant_id,
+        payload={} if payload is None else payload,
+        flow=flow,
+        step=step,
+        occurred_at=_aware(occurred_at),
+    )
+    session.add(event)
+    return event
+
+
+async def list_events(
+    session: AsyncSession,
+    participant_id: int | None = None,
+    types: Iterable[str] | None = None,
+    since: datetime | None = None,
+) -> list[Event]:
+    """Events in the order they happened; `since` is inclusive."""
+    query = select(Event).order_by(Event.occurred_at, Event.id)
+    if participant_id is not None:
+        query = query.where(Event.participant_id == participant_id)
+    if types is not None:
+        # A bare string is one type, not a sequence of one-letter types.
+        query = query.where(Event.type.in_([types] if isinstance(types, str) else list(types)))
+    if since is not None:
+        query = query.where(Event.occurred_at >= _aware(since))
+    return list(await session.scalars(query))
