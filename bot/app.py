@@ -16,7 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.config import Settings
 from bot.middlewares import DatabaseMiddleware, ParticipantMiddleware
-from bot.routers import answers, commands, newcomers, stopped
+from bot.routers import answers, commands, membership, newcomers, stopped
 from flows.engine import Engine, Sprint
 from flows.library import load_flows
 from locales import Catalogs
@@ -52,7 +52,7 @@ class Stegvis:
         dispatcher.update.outer_middleware(DatabaseMiddleware(self.database))
         dispatcher.update.outer_middleware(ParticipantMiddleware(self.catalogs))
         # Order matters: people without a participant record never reach the later routers.
-        dispatcher.include_routers(newcomers.router, stopped.router, commands.router, answers.router)
+        dispatcher.include_routers(membership.router, newcomers.router, stopped.router, commands.router, answers.router)
         return dispatcher
 
     def variables(self, participant: Participant) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from bot.reminders.timing import DEFAULT_LEAD_TIMES, DEFAULT_QUIET_HOURS, LeadTi
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/stegvis.sqlite3"
 TELEGRAM_API = "https://api.telegram.org"
-_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 
 class Settings(BaseSettings):

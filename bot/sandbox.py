@@ -241,6 +241,7 @@ class SandboxUser:
 
     `messages` holds the bot's messages to this chat in the order sent (deleted ones
     stay, flagged `deleted`); `transcript` is a readable log of the conversation.
+    While `blocked`, the user cannot send or press (RuntimeError), as in Telegram.
     """
 
     def __init__(
@@ -615,6 +616,11 @@ class BotAPISandbox:
     def sent_messages(self) -> list[SentMessage]:
         """All messages the bot sent, to every chat, in the order sent."""
         return list(self._sent)
+
+    @property
+    def callback_answers(self) -> dict[str, CallbackAnswer]:
+        """answerCallbackQuery calls so far, by callback_query_id."""
+        return {qid: q.answer for qid, q in self._callback_queries.items() if q.answer is not None}
 
     async def wait_for_request(self, method: str, count: int = 1, timeout: float = 5.0) -> None:
         """Wait until the bot has called `method` (e.g. "getUpdates") `count` times in

@@ -203,8 +203,9 @@ class _Run:
         _, flow_id, step_id, option = parts
         if step is None or self.flow is None or (flow_id, step_id) != (self.flow.id, step.id):
             known = flow_id in self.engine.flows and step_id in self.engine.flows[flow_id].steps
-            text = "Den frågan är redan besvarad." if known else "Den knappen fungerar inte."
-            return self.refuse(step, self.texts.gettext(text))
+            if known:  # a button on an older message: that question was answered or has moved on
+                return self.refuse(step, self.texts.gettext("Den frågan är redan besvarad."))
+            return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
         if step.language_picker:
             if option not in LANGUAGES:
                 return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))

@@ -4,7 +4,7 @@ The catalogs live beside this file as ``<code>/LC_MESSAGES/stegvis.po``. Swedish
 language: every msgid is the Swedish text that administrators write in the flow files.
 """
 
-from locales.catalogs import Catalogs, Texts
+from locales.catalogs import N_, Catalogs, Texts
 from locales.languages import LANGUAGES, SOURCE_LANGUAGE, Language, parse_language
 
-__all__ = ["LANGUAGES", "SOURCE_LANGUAGE", "Catalogs", "Language", "Texts", "parse_language"]
+__all__ = ["N_", "LANGUAGES", "SOURCE_LANGUAGE", "Catalogs", "Language", "Texts", "parse_language"]

@@ -16,7 +16,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from locales.format import isolate
+from locales.format import isolate, isolate_latin_runs
 from locales.languages import LANGUAGES, SOURCE_LANGUAGE, Language, picker_order
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,11 @@ CATALOG_DIR = Path(__file__).resolve().parent
 
 def catalog_path(code: str, directory: Path = CATALOG_DIR) -> Path:
     return directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def N_(msgid: str) -> str:
+    """Marks a text for ``pybabel extract`` where it is defined; it is translated where it is used."""
+    return msgid
 
 
 def placeholders(text: str) -> set[str]:
@@ -52,10 +57,17 @@ class Texts:
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         return self._fill(self._translations.ngettext(singular, plural, n), {"n": n, **values})
 
-    def _fill(self, text: str, values: dict[str, Any]) -> str:
-        if not values:
-            return text
-        return text.format_map({key: isolate(str(value), self.language) for key, value in values.items()})
+    def _fill(self, template: str, values: dict[str, Any]) -> str:
+        if not values and not self.language.rtl:
+            return template
+        # Literal text and filled-in values are handled apart, so isolating a Latin word in a
+        # right-to-left template can never break a {placeholder}.
+        parts = []
+        for literal, field, _spec, _conversion in string.Formatter().parse(template):
+            parts.append(isolate_latin_runs(literal) if self.language.rtl else literal)
+            if field is not None:
+                parts.append(isolate(str(values[field]), self.language))
+        return "".join(parts)
 
 
 class Catalogs:

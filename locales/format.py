@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,17 @@ def isolate(fragment: str, language: Language) -> str:
     if not language.rtl or not fragment:
         return fragment
     return f"{FSI}{fragment}{PDI}"
+
+
+# A run of left-to-right words: Latin letters or digits, joined by spaces and inner punctuation,
+# optionally a leading "/" (a command such as /help). Trailing punctuation stays outside.
+_LATIN_WORD = r"[A-Za-z\u00C0-\u024F0-9](?:[A-Za-z\u00C0-\u024F0-9_.:@'/-]*[A-Za-z\u00C0-\u024F0-9])?"
+_LATIN_RUN = re.compile(rf"(?:/|(?=[A-Za-z\u00C0-\u024F])){_LATIN_WORD}(?:\s+{_LATIN_WORD})*")
+
+
+def isolate_latin_runs(text: str) -> str:
+    """Isolate every Latin-script run (Stegvis, /help, Nygatan 19) inside a right-to-left text."""
+    return _LATIN_RUN.sub(lambda match: f"{FSI}{match.group(0)}{PDI}", text)
 
 
 def format_day(moment: datetime, language: Language, tz: ZoneInfo) -> str:

@@ -1,7 +1,8 @@
 """People without a participant record: opening a personal invite link, or writing without one.
 
 Nothing about someone without a valid invite is stored. They get one short message in all five
-languages, because we don't know which one they read.
+languages, because we don't know which one they read; each line is kept short so the whole
+message stays within the 200 characters of a first message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import carry_out, reply_to_chat
+from locales import N_
 from storage import repositories as repo
 
 if TYPE_CHECKING:
@@ -23,12 +25,12 @@ router = Router(name="newcomers")
 router.message.filter(MagicData(F.participant.is_(None)))
 router.callback_query.filter(MagicData(F.participant.is_(None)))
 
-NO_LINK = "Hej! Det här är Stegvis. Be din handläggare om en personlig länk för att börja."
-BAD_LINK = "Den här länken fungerar inte. Be din handläggare om en ny länk."
+NO_LINK = N_("Be din handläggare om en länk.")
+BAD_LINK = N_("Länken fungerar inte. Be om en ny.")
 REFUSED = {
-    "expired": "Den här länken har gått ut. Be din handläggare om en ny länk.",
-    "used": "Den här länken är redan använd. Be din handläggare om en ny länk.",
-    "chat_taken": "Det här Telegram-kontot används redan i Stegvis. Prata med din handläggare.",
+    "expired": N_("Länken har gått ut. Be om en ny."),
+    "used": N_("Länken är redan använd. Be om en ny."),
+    "chat_taken": N_("Kontot används redan. Fråga din handläggare."),
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import carry_out, send
 from flows.engine import OutgoingMessage
-from locales import Texts
+from locales import N_, Texts
 from storage import repositories as repo
 from storage.models import ConsentAnswer, Participant, ParticipantStatus
 
@@ -22,7 +22,7 @@ router = Router(name="stopped")
 router.message.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
 router.callback_query.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
 
-STOPPED = "Du har stoppat meddelanden från Stegvis. Skriv /start för att börja igen."
+STOPPED = N_("Du har stoppat meddelanden från Stegvis. Skriv /start för att börja igen.")
 
 
 @router.message(CommandStart())

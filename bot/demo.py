@@ -1,0 +1,104 @@
+"""``stegvis demo``: the real bot against a local Bot API sandbox, with no token and no network.
+
+It creates a demo caseworker and one participant per language, walks each through onboarding as
+a person would (open the invite link, pick the language, agree to the privacy notice), and prints
+what the bot said, what was pressed, and the events stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import admin
+from bot.app import Stegvis
+from bot.config import load_settings
+from bot.run import start
+from bot.sandbox import BotAPISandbox, SandboxUser
+from locales import LANGUAGES
+from storage import repositories as repo
+
+DEMO_DIR = Path("var/demo")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    language: str  # what they will pick
+    app_language: str | None  # what their Telegram app reports; Somali and Tigrinya have none
+
+
+PEOPLE = (
+    DemoPerson("Sara Lindqvist", "sv", "sv"),
+    DemoPerson("Hassan Al-Khatib", "ar", "ar"),
+    DemoPerson("Amina Yusuf", "so", "en"),
+    DemoPerson("Zahra Ahmadi", "fa_AF", "fa"),
+    DemoPerson("Senait Tesfay", "ti", None),
+)
+
+
+async def run_demo(out: Callable[[str], None] = print, directory: Path = DEMO_DIR) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    database_file = directory / "demo.sqlite3"
+    database_file.unlink(missing_ok=True)  # every demo starts from an empty database
+    async with BotAPISandbox(bot_username="stegvis_demo_bot") as sandbox:
+        settings = load_settings(
+            database_url=f"sqlite+aiosqlite:///{database_file}",
+            telegram_bot_token=sandbox.token,
+            telegram_api_url=sandbox.url,
+            telegram_bot_username=sandbox.bot_username,
+        )
+        stegvis = Stegvis.create(settings)
+        bot, dispatcher = await start(stegvis)
+        polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+        try:
+            out(f"Stegvis demo: the real bot, polling a local Bot API sandbox at {sandbox.url}; database {database_file}\n")
+            await walk_through(stegvis, sandbox, out)
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await dispatcher.stop_polling()
+            await polling
+            await bot.session.close()
+            await stegvis.database.dispose()
+    return 0
+
+
+async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[str], None]) -> None:
+    database = stegvis.database
+    caseworker = await admin.add_caseworker(database, "Karin Lund", "karin.lund@example.se")
+    out(f"Caseworker {caseworker['caseworker_id']}: {caseworker['name']} (Jobb- och kunskapstorget)\n")
+    for number, person in enumerate(PEOPLE, start=1):
+        added = await admin.add_participant(database, stegvis.settings, person.name, caseworker["caseworker_id"], bot_username=sandbox.bot_username)
+        user = sandbox.user(7000 + number, person.name.split()[0], language_code=person.app_language)
+        await onboard(user, added["invite_code"], person)
+        native = LANGUAGES[person.language].native_name
+        out(f"── {person.name} · {native} · Telegram app language: {person.app_language or 'none'} ──")
+        out(f"invite link: {added['link']}")
+        out(user.format_transcript())
+        out("")
+    async with database.sessions() as session:
+        events = await repo.list_events(session)
+        names = {p.id: p.name for p in await repo.list_participants(session)}
+    out(f"Events stored ({len(events)}):")
+    for event in events:
+        where = f"{event.flow}.{event.step}" if event.flow else "-"
+        local = event.occurred_at.astimezone(stegvis.settings.tz)
+        out(f"  {local:%H:%M:%S}  {names.get(event.participant_id, '-'):<17} {event.type:<16} {where:<20} {event.payload}")
+
+
+async def onboard(user: SandboxUser, code: str, person: DemoPerson) -> None:
+    await user.send(f"/start {code}")
+    await user.next_reply()  # the language picker
+    await user.press(LANGUAGES[person.language].native_name)
+    await user.next_reply()  # the privacy notice, now in their language
+    await user.press(0)  # agree
+    await user.next_reply()  # welcome
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    return asyncio.run(run_demo())
