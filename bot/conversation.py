@@ -21,6 +21,10 @@ from storage.models import ConsentAnswer, Participant, ParticipantStatus
 
 log = logging.getLogger(__name__)
 
+# In the conversation data of a flow started by a command (/language): the state of the question it
+# interrupted, to be asked again when that flow ends.
+INTERRUPTED = "interrupted"
+
 
 async def load_state(session: AsyncSession, participant: Participant) -> State:
     conversation = await repo.load_conversation(session, participant.id)
@@ -74,7 +78,9 @@ async def _send_one(bot: Bot, chat_id: int | None, message: OutgoingMessage) -> 
 
 async def mark_unreachable(session: AsyncSession, participant: Participant) -> None:
     log.info("participant %s blocked the bot: marked unreachable", participant.id)
-    participant.status = ParticipantStatus.UNREACHABLE
+    if participant.status != ParticipantStatus.STOPPED:
+        # A stopped participant stays stopped: unblocking must not start the messages again.
+        participant.status = ParticipantStatus.UNREACHABLE
     await repo.append_event(session, "participant_unreachable", participant.id)
     await session.commit()
 

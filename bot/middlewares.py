@@ -49,6 +49,8 @@ class ParticipantMiddleware(BaseMiddleware):
             # They wrote to us, so they have unblocked the bot.
             participant.status = await _status_when_back(data["session"], participant.id)
             await repo.append_event(data["session"], "participant_reachable", participant.id)
+            # Committed now: handlers that only answer (/help, an unknown command) never commit.
+            await data["session"].commit()
         guess = guess_from_telegram(user.language_code)
         data["participant"] = participant
         data["language_guess"] = guess

@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, MultipartReader, web
@@ -402,7 +402,7 @@ class SandboxUser:
 
     # ---- internals ----------------------------------------------------------------
 
-    def _fail(self, problem: str) -> Any:
+    def _fail(self, problem: str) -> NoReturn:
         raise AssertionError(f"{self!r}: {problem}\n--- transcript ---\n{self.format_transcript()}")
 
     def _newest(self, *, with_keyboard: bool) -> SentMessage | None:

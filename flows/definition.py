@@ -25,7 +25,9 @@ on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop wit
 
 from __future__ import annotations
 
+import difflib
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +72,8 @@ class Step:
     language_picker: bool = False
     next: str | None = None
     end: bool = False
-    line: int = 0
+    line: int = 0  # the line of the step's name
+    say_line: int = 0  # the line of its say text, for extraction
 
     @property
     def waits(self) -> bool:
@@ -90,7 +93,7 @@ class Flow:
         found = []
         for step in self.steps.values():
             if step.say:
-                found.append((step.line, step.say, f"{self.id}.{step.id}"))
+                found.append((step.say_line or step.line, step.say, f"{self.id}.{step.id}"))
             for button in step.buttons:
                 found.append((button.line, button.label, f"{self.id}.{step.id}.{button.id}"))
         return found
@@ -111,17 +114,20 @@ class _Node:
 _constructor = yaml.SafeLoader("")  # only the safe loader's scalar rules: ints, bools, null, text
 
 
-def _located(node: yaml.Node) -> _Node:
+def _located(node: yaml.Node, file: str, where: str = "") -> _Node:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         mapping, key_lines = {}, {}
         for key_node, value_node in node.value:
             key = str(_constructor.construct_object(key_node, deep=True))
-            mapping[key] = _located(value_node)
-            key_lines[key] = key_node.start_mark.line + 1
+            key_line = key_node.start_mark.line + 1
+            if key in mapping:  # YAML itself would silently keep only the last one
+                raise FlowError(file, key_line, _join(where, key), f"appears twice (first on line {key_lines[key]}); remove or rename one")
+            mapping[key] = _located(value_node, file, _join(where, key))
+            key_lines[key] = key_line
         return _Node(mapping, line, key_lines)
     if isinstance(node, yaml.SequenceNode):
-        return _Node([_located(item) for item in node.value], line)
+        return _Node([_located(item, file, f"{where}[{i}]") for i, item in enumerate(node.value)], line)
     return _Node(_constructor.construct_object(node, deep=True), line)
 
 
@@ -138,15 +144,34 @@ def parse_flow(source: bytes | str, *, file: str = "<flow>", expected_id: str | 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise FlowError(file, None, "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+        line = raw[: error.start].count(b"\n") + 1
+        raise FlowError(file, line, "", f"not UTF-8 text (byte {error.start}: {error.reason}); save the file as UTF-8") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        located = _located(root, file) if root is not None else None  # tags such as !!python/... fail here
     except yaml.MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark else None
-        raise FlowError(file, line, "", f"not valid YAML: {error.problem}") from None
-    if root is None:
-        raise FlowError(file, None, "", "the file is empty")
-    return _Checker(file).flow(_located(root), expected_id)
+        raise FlowError(file, *_yaml_problem(error)) from None
+    if located is None:
+        raise FlowError(file, None, "", "the file is empty (nothing but comments or blank lines)")
+    return _Checker(file).flow(located, expected_id)
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError) -> tuple[int | None, str, str]:
+    """(line, where, problem) for a YAML syntax error, in words an administrator can act on."""
+    mark = error.problem_mark or error.context_mark
+    problem = error.problem or "unreadable"
+    hint = ""
+    if "end of stream" in problem and error.context_mark and "quoted" in (error.context or ""):
+        mark, hint = error.context_mark, " (a quote that is opened here is never closed)"
+    elif problem.startswith("mapping values are not allowed"):
+        hint = " (a text that contains ': ' must be put in quotes; or the indentation is wrong)"
+    elif "'\\t'" in problem:
+        hint = " (indent with spaces, not tabs)"
+    elif problem.startswith("could not determine a constructor"):
+        hint = " (YAML tags starting with ! are not allowed here; put a text that starts with ! in quotes)"
+    if error.context:
+        problem = f"{error.context}, {problem}"
+    return (mark.line + 1 if mark else None), "", f"not valid YAML: {problem}{hint}"
 
 
 class _Checker:
@@ -156,25 +181,33 @@ class _Checker:
     def fail(self, node: _Node | None, where: str, problem: str) -> FlowError:
         return FlowError(self.file, node.line if node else None, where, problem)
 
-    def mapping(self, node: _Node, where: str, allowed: set[str], required: set[str]) -> dict[str, _Node]:
+    def mapping(self, node: _Node, where: str, allowed: set[str], required: set[str], line: int | None = None) -> dict[str, _Node]:
         if not isinstance(node.value, dict):
-            raise self.fail(node, where, "must be a mapping of keys to values")
+            if not where:
+                raise self.fail(node, where, f"a flow file must be a mapping with the fields {', '.join(sorted(allowed))}")
+            raise self.fail(node, where, f"must be a mapping of fields (such as {', '.join(sorted(allowed))})")
         fields = node.value
         for key in fields:
             if key not in allowed:
-                raise FlowError(self.file, node.key_lines[key], _join(where, key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+                close = difflib.get_close_matches(key, allowed, n=1)
+                guess = f"did you mean '{close[0]}'? " if close else ""
+                raise FlowError(self.file, node.key_lines[key], _join(where, key), f"unknown field ({guess}allowed: {', '.join(sorted(allowed))})")
         for key in sorted(required - fields.keys()):
-            raise self.fail(node, where, f"missing required field '{key}'")
+            raise FlowError(self.file, line or node.line, where, f"missing required field '{key}'")
         return fields
 
     def text(self, node: _Node, where: str, limit: int, variables: frozenset[str]) -> str:
-        if not isinstance(node.value, str) or not node.value.strip():
+        if node.value is not None and not isinstance(node.value, str):
+            raise self.fail(node, where, f"must be a text, not {_kind(node.value)}")
+        if not node.value or not node.value.strip():
             raise self.fail(node, where, "must be a non-empty text")
         value = node.value.strip()
         if len(value) > limit:
             raise self.fail(node, where, f"is {len(value)} characters; at most {limit}")
         try:
             used = placeholders(value)
+            if any(name == "" for _, name, _, _ in string.Formatter().parse(value)):
+                raise ValueError("empty {} has no name")
         except ValueError as error:
             raise self.fail(node, where, f"bad {{placeholder}}: {error}; write a literal brace as {{{{ or }}}}") from None
         unknown = used - variables
@@ -184,13 +217,16 @@ class _Checker:
         return value
 
     def ident(self, node: _Node, where: str) -> str:
-        if not isinstance(node.value, str) or not ID.match(node.value):
-            raise self.fail(node, where, f"{node.value!r} is not an id: use a-z, 0-9 and _, starting with a letter, at most 16")
+        rule = "use a-z, 0-9 and _, starting with a letter, at most 16 characters"
+        if not isinstance(node.value, str):
+            raise self.fail(node, where, f"must be an id ({rule}), not {_kind(node.value)}")
+        if not ID.match(node.value):
+            raise self.fail(node, where, f"{node.value!r} is not an id: {rule}")
         return node.value
 
     def flow(self, root: _Node, expected_id: str | None) -> Flow:
         top = self.mapping(root, "", {"spec", "flow", "start", "variables", "steps"}, {"spec", "flow", "start", "steps"})
-        if top["spec"].value != SPEC_VERSION:
+        if type(top["spec"].value) is not int or top["spec"].value != SPEC_VERSION:  # `spec: true` is not 1
             raise self.fail(top["spec"], "spec", f"unsupported version {top['spec'].value!r}; this Stegvis reads spec {SPEC_VERSION}")
         flow_id = self.ident(top["flow"], "flow")
         if expected_id is not None and flow_id != expected_id:
@@ -204,39 +240,55 @@ class _Checker:
         steps_node = top["steps"]
         if not isinstance(steps_node.value, dict) or not steps_node.value:
             raise self.fail(steps_node, "steps", "must be a mapping with at least one step")
+        self.names = list(steps_node.value)
+        self.next_lines: dict[str, int] = {}
         steps = {}
         for key, node in steps_node.value.items():
-            self.ident(_Node(key, steps_node.key_lines[key]), f"steps.{key}")
-            steps[key] = self.step(key, node, variables)
-        start = top["start"]
-        if start.value not in steps:
-            raise self.fail(start, "start", f"no step named {start.value!r}")
-        for step in steps.values():
-            self.links(step, steps)
+            key_line = steps_node.key_lines[key]
+            self.ident(_Node(key, key_line), f"steps.{key}")
+            steps[key] = self.step(key, node, variables, key_line)
+        start = self.target(top["start"], "start")
         self.no_silent_loops(steps)
-        return Flow(flow_id, start.value, steps, variables, self.file)
+        return Flow(flow_id, start, steps, variables, self.file)
 
-    def step(self, step_id: str, node: _Node, variables: frozenset[str]) -> Step:
+    def target(self, node: _Node, where: str) -> str:
+        """A step name that must exist: start, or a step's or button's next."""
+        name = self.ident(node, where)
+        if name not in self.names:
+            close = difflib.get_close_matches(name, self.names, n=1)
+            known = f"did you mean '{close[0]}'?" if close else f"steps: {', '.join(self.names)}"
+            raise self.fail(node, where, f"no step named {name!r} ({known})")
+        return name
+
+    def step(self, step_id: str, node: _Node, variables: frozenset[str], line: int) -> Step:
         where = f"steps.{step_id}"
-        fields = self.mapping(node, where, {"say", "buttons", "language_picker", "next", "end"}, set())
+        fields = self.mapping(node, where, {"say", "buttons", "language_picker", "next", "end"}, set(), line)
         kinds = [kind for kind in ("buttons", "language_picker", "next", "end") if kind in fields]
         if kinds == ["language_picker", "next"]:
             kinds = ["language_picker"]  # the picker waits, then goes on to next
         if len(kinds) != 1:
-            raise self.fail(node, where, "needs exactly one of buttons, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else ""))
-        say = self.text(fields["say"], f"{where}.say", MAX_TEXT, variables) if "say" in fields else None
-        if say is None and kinds[0] != "language_picker":
-            raise self.fail(node, where, "missing required field 'say'")
+            problem = "needs exactly one of buttons, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else "")
+            if "buttons" in kinds and "next" in kinds:
+                problem += "; to go on after a press, give each button its own next"
+            raise FlowError(self.file, line, where, problem)
         for flag in ("language_picker", "end"):
             if flag in fields and fields[flag].value is not True:
                 raise self.fail(fields[flag], f"{where}.{flag}", "must be true (or be left out)")
+        if "language_picker" in fields and "say" in fields:
+            # The picker asks «Välj språk.» in every language; a say here would never be shown.
+            raise self.fail(fields["say"], f"{where}.say", "a language_picker step has no say: it asks in every language itself")
+        say = self.text(fields["say"], f"{where}.say", MAX_TEXT, variables) if "say" in fields else None
+        if say is None and kinds[0] != "language_picker":
+            raise FlowError(self.file, line, where, "missing required field 'say'")
         buttons: tuple[Button, ...] = ()
         if "buttons" in fields:
             buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables)
         next_step = None
         if "next" in fields:
-            next_step = self.ident(fields["next"], f"{where}.next")
-        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, node.line)
+            next_step = self.target(fields["next"], f"{where}.next")
+            self.next_lines[step_id] = fields["next"].line
+        say_line = fields["say"].line if "say" in fields else line
+        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line)
 
     def buttons(self, node: _Node, where: str, variables: frozenset[str]) -> tuple[Button, ...]:
         if not isinstance(node.value, list) or not node.value:
@@ -252,7 +304,7 @@ class _Checker:
                 raise self.fail(fields["id"], f"{here}.id", f"duplicate button id {button_id!r}")
             seen.add(button_id)
             label = self.text(fields["label"], f"{here}.label", MAX_LABEL, frozenset())
-            next_step = self.ident(fields["next"], f"{here}.next") if "next" in fields else None
+            next_step = self.target(fields["next"], f"{here}.next") if "next" in fields else None
             event = self.ident(fields["event"], f"{here}.event") if "event" in fields else "answered"
             payload = {}
             if "payload" in fields:
@@ -261,28 +313,39 @@ class _Checker:
                     raise self.fail(payload_node, f"{here}.payload", "must be a mapping")
                 for key, value in payload_node.value.items():
                     if not isinstance(value.value, PAYLOAD_VALUE):
-                        raise self.fail(value, f"{here}.payload.{key}", "must be a text, number or true/false")
+                        raise self.fail(value, f"{here}.payload.{key}", f"must be a text, number or true/false, not {_kind(value.value)}")
                     payload[key] = value.value
             buttons.append(Button(button_id, label, next_step, event, payload, fields["label"].line))
         return tuple(buttons)
 
-    def links(self, step: Step, steps: dict[str, Step]) -> None:
-        targets = [(step.next, f"steps.{step.id}.next", step.line)]
-        targets += [(b.next, f"steps.{step.id}.buttons[{i}].next", b.line) for i, b in enumerate(step.buttons)]
-        for target, where, line in targets:
-            if target is not None and target not in steps:
-                raise FlowError(self.file, line, where, f"no step named {target!r}")
-
-
     def no_silent_loops(self, steps: dict[str, Step]) -> None:
         # A loop of steps that never wait would send messages for ever.
         for first in steps.values():
-            seen, step = set(), first
+            path, step = [], first
             while step.next and not step.waits:
-                if step.id in seen:
-                    raise FlowError(self.file, step.line, f"steps.{step.id}.next", "steps loop without waiting for an answer")
-                seen.add(step.id)
+                if step.id in path:
+                    loop = path[path.index(step.id):] + [step.id]
+                    raise FlowError(
+                        self.file, self.next_lines[step.id], f"steps.{step.id}.next",
+                        f"the steps {' -> '.join(loop)} go round for ever without waiting for an answer; "
+                        "give one of them buttons or end: true",
+                    )
+                path.append(step.id)
                 step = steps[step.next]
+
+
+def _kind(value: Any) -> str:
+    """What YAML made of a value, for an error message."""
+    if value is None:
+        return "empty"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return "true/false (YAML reads yes, no, on and off as true/false: put it in quotes)"
+    kind = "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+    return f"{kind} (put it in quotes to make it a text)"
 
 
 def _join(where: str, key: str) -> str:

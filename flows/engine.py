@@ -134,6 +134,10 @@ class _Run:
     def __init__(self, engine: Engine, flow: Flow | None, language: str | None, variables: Mapping[str, Any], state: State):
         self.engine, self.flow, self.language = engine, flow, language
         self.variables = variables
+        if flow is not None:  # before anything is sent or saved, not at the first text that needs them
+            missing = flow.variables - variables.keys()
+            if missing:
+                raise ValueError(f"flow {flow.id!r} needs the variables {sorted(missing)}: pass them as variables={{...}}")
         self.state = state
         self.messages: list[OutgoingMessage] = []
         self.events: list[FlowEvent] = []
@@ -184,10 +188,7 @@ class _Run:
 
     def fill(self, msgid: str | None) -> str:
         assert self.flow is not None and msgid is not None
-        values = {name: self.variables[name] for name in self.flow.variables if name in self.variables}
-        missing = self.flow.variables - values.keys()
-        if missing:
-            raise ValueError(f"flow {self.flow.id!r} needs the variables {sorted(missing)}")
+        values = {name: self.variables[name] for name in self.flow.variables}  # checked in __init__
         return self.texts.gettext(msgid, **values)
 
     def data(self, step: Step, option: str) -> str:

@@ -71,3 +71,4 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
     async with _sqlite(tmp_path) as db:
         yield db
+from tests.harness import running_bot  # noqa: F401

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import carry_out, load_state, record, send
-from flows.engine import Input, MediaInput, OutgoingMessage, Press, TextInput
+from bot.conversation import INTERRUPTED, carry_out, load_state, mark_unreachable, record, send
+from flows.engine import Input, MediaInput, OutgoingMessage, Press, State, TextInput
 from locales import Texts
 from storage.models import Participant
 
@@ -27,7 +28,13 @@ VOICE_LIKE = {"voice", "audio", "video_note"}
 @router.callback_query()
 async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
     state = await load_state(session, participant)
-    sprint = stegvis.engine.resume(state, Press(callback.data or ""), language=participant.language, variables=stegvis.variables(participant))
+    variables = stegvis.variables(participant)
+    sprint = stegvis.engine.resume(state, Press(callback.data or ""), language=participant.language, variables=variables)
+    interrupted = state.data.get(INTERRUPTED)
+    if interrupted and not sprint.state.waiting:
+        # The flow that interrupted a question has ended: ask that question again, in the new language.
+        again = stegvis.engine.repeat(State.from_dict(interrupted), language=sprint.language, variables=variables)
+        sprint = replace(sprint, state=again.state, messages=sprint.messages + again.messages)
     await record(session, participant, sprint)
     await session.commit()
     await callback.answer(sprint.notice)
@@ -38,6 +45,8 @@ async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, partic
             await message.edit_text(f"{message.text}\n\n✅ {sprint.chosen}", reply_markup=None)
         except TelegramBadRequest as error:
             log.info("could not mark the answered question: %s", error.message)
+        except TelegramForbiddenError:
+            return await mark_unreachable(session, participant)  # blocked the bot right after pressing
     await send(bot, session, participant, sprint.messages)
 
 

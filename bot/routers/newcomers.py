@@ -62,4 +62,5 @@ async def without_invite(message: Message, bot: Bot, stegvis: Stegvis, language_
 
 @router.callback_query()
 async def button_without_invite(callback: CallbackQuery, stegvis: Stegvis, language_guess: str | None) -> None:
-    await callback.answer(stegvis.catalogs.texts(language_guess).gettext(NO_LINK), show_alert=True)
+    # Like a message: all five languages, since Telegram's app language is only a guess.
+    await callback.answer(stegvis.catalogs.in_all_languages(NO_LINK, language_guess), show_alert=True)

@@ -1,0 +1,585 @@
+"""The flow engine, run through scripted conversations and checked against golden transcripts.
+
+Every shipped flow is walked along a few paths (agree, decline, bad inputs...) in each of the five
+languages, with the real catalogs. The result of each step (messages, buttons, events, the notice,
+the state) is compared with ``tests/golden/<flow>/<path>.<language>.json``; translators can read
+those files to see exactly what a participant is sent.
+
+After editing a flow, a catalog or the engine, rewrite the golden files and read the diff::
+
+    STEGVIS_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_flow_engine.py
+
+Between every two steps the state goes through JSON and back, as it does through the database,
+so the transcripts also prove that a restart in the middle of a conversation changes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.definition import Flow, parse_flow
+from flows.engine import (
+    IDLE,
+    Engine,
+    Input,
+    MediaInput,
+    OutgoingMessage,
+    Press,
+    Sprint,
+    State,
+    TextInput,
+)
+from flows.library import DEFINITIONS, load_flows
+from locales import LANGUAGES, Catalogs
+from locales.format import FSI, PDI
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+DOCS = ROOT / "docs" / "flows"
+UPDATE = os.environ.get("STEGVIS_UPDATE_GOLDEN") == "1"
+
+VARIABLES = {"name": "Amina"}  # what bot/app.py fills in: the participant's first name, in Latin script
+MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
+MAX_BUTTONS = 6
+
+# --- the scripts ------------------------------------------------------------------------------
+# One script per (flow, path). "{lang}" is the language of the transcript, "{other}" another one.
+#   participant   the language stored on the participant when the flow starts (None: not chosen)
+#   inputs        what happens, in order:
+#     ["start", guess]  Engine.start; the guess is Telegram's app language, used until one is chosen
+#     ["press", data]   a button press with this callback data
+#     ["text", text]    a typed message
+#     ["media", kind]   voice, photo, sticker, document ...
+#     ["repeat"]        Engine.repeat, as after /start or /help in the middle of a flow
+# The language handed to the engine is what bot/ hands it: on start the participant's language or
+# else the guess; afterwards the participant's language, which only a language_chosen event changes
+# (bot/conversation.py). Each step of a transcript records it under "input".
+
+SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
+    "onboarding": {
+        # Telegram's app language guessed right: the participant confirms it and agrees.
+        "agree": {
+            "participant": None,
+            "inputs": [
+                ["start", "{lang}"],
+                ["press", "s:onboarding:language:{lang}"],
+                ["press", "s:onboarding:privacy:agree"],
+            ],
+        },
+        # No guess (the app is in English, say): the picker in its fixed order, then decline.
+        "decline": {
+            "participant": None,
+            "inputs": [
+                ["start", None],
+                ["press", "s:onboarding:language:{lang}"],
+                ["press", "s:onboarding:privacy:decline"],
+            ],
+        },
+        # Everything but the expected press, before and after each question and after the end.
+        "bad_inputs": {
+            "participant": None,
+            "inputs": [
+                ["start", "{lang}"],
+                ["text", "Hej! Jag heter Amina."],
+                ["media", "voice"],
+                ["media", "sticker"],
+                ["press", "s:onboarding:language:en"],  # forged: not one of our languages
+                ["press", "hello"],  # forged: not our format at all
+                ["press", "s:onboarding:privacy:agree"],  # from an earlier onboarding: stale
+                ["repeat"],
+                ["press", "s:onboarding:language:{lang}"],
+                ["press", "s:onboarding:language:{other}"],  # stale: the picker was answered
+                ["text", "ok"],
+                ["media", "voice"],
+                ["media", "photo"],
+                ["press", "s:onboarding:privacy:maybe"],  # forged option
+                ["repeat"],
+                ["press", "s:onboarding:privacy:agree"],
+                ["press", "s:onboarding:privacy:decline"],  # stale: the flow has ended
+                ["text", "Tack!"],
+                ["media", "sticker"],
+                ["repeat"],
+            ],
+        },
+    },
+    "language": {
+        # /language, from another language to this one.
+        "switch": {
+            "participant": "{other}",
+            "inputs": [
+                ["start", None],
+                ["press", "s:language:pick:{lang}"],
+            ],
+        },
+        "bad_inputs": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["text", "svenska"],
+                ["media", "voice"],
+                ["press", "s:language:pick:xx"],  # forged language
+                ["press", "s:onboarding:privacy:agree"],  # stale: a button from the onboarding
+                ["repeat"],
+                ["press", "s:language:pick:{lang}"],
+                ["press", "s:language:pick:{other}"],  # stale: already answered
+                ["text", "tack"],
+            ],
+        },
+    },
+}
+
+
+def other_language(code: str) -> str:
+    return "ar" if code == "sv" else "sv"
+
+
+CASES = [(flow, path, code) for flow, paths in SCRIPTS.items() for path in paths for code in LANGUAGES]
+
+
+def golden_path(flow: str, path: str, code: str) -> Path:
+    return GOLDEN / flow / f"{path}.{code}.json"
+
+
+@pytest.fixture(scope="module")
+def catalogs() -> Catalogs:
+    return Catalogs()
+
+
+@pytest.fixture(scope="module")
+def flows() -> dict[str, Flow]:
+    return load_flows()
+
+
+@pytest.fixture(scope="module")
+def engine(flows: dict[str, Flow], catalogs: Catalogs) -> Engine:
+    return Engine(flows, catalogs)
+
+
+# --- running a script -------------------------------------------------------------------------
+
+
+def restarted(state: State) -> State:
+    """The state as the next process reads it back from the database."""
+    raw = json.loads(json.dumps(state.to_dict(), ensure_ascii=False))
+    again = State.from_dict(raw)
+    assert again == state, f"state does not survive JSON: {state!r} became {again!r}"
+    return again
+
+
+def record_input(flow: str, item: list[Any], language: str | None) -> dict[str, Any]:
+    kind = item[0]
+    if kind == "start":
+        return {"start": flow, "guess": item[1], "language": language}
+    if kind == "repeat":
+        return {"repeat": True, "language": language}
+    return {kind: item[1], "language": language}
+
+
+def record_message(message: OutgoingMessage) -> dict[str, Any]:
+    recorded: dict[str, Any] = {"text": message.text}
+    if message.buttons:
+        recorded["buttons"] = [[{"label": b.label, "data": b.data} for b in row] for row in message.buttons]
+    return recorded
+
+
+def record(sprint: Sprint) -> dict[str, Any]:
+    return {
+        "messages": [record_message(message) for message in sprint.messages],
+        "events": [{"type": e.type, "payload": e.payload, "flow": e.flow, "step": e.step} for e in sprint.events],
+        "chosen": sprint.chosen,
+        "notice": sprint.notice,
+        "language": sprint.language,
+        "state": sprint.state.to_dict(),
+    }
+
+
+def transcript(engine: Engine, flow: str, path: str, code: str) -> dict[str, Any]:
+    script = SCRIPTS[flow][path]
+    fill = {"lang": code, "other": other_language(code)}
+
+    def filled(value: Any) -> Any:
+        return value.format(**fill) if isinstance(value, str) else value
+
+    participant = filled(script["participant"])  # the language stored on the participant
+    state = IDLE
+    steps = []
+    for raw in script["inputs"]:
+        item = [filled(x) for x in raw]
+        state = restarted(state)
+        if item[0] == "start":
+            language = participant or item[1]
+            sprint = engine.start(flow, language=language, variables=VARIABLES)
+        elif item[0] == "repeat":
+            language = participant
+            sprint = engine.repeat(state, language=language, variables=VARIABLES)
+        else:
+            language = participant
+            given: Input = {"press": Press, "text": TextInput, "media": MediaInput}[item[0]](item[1])
+            sprint = engine.resume(state, given, language=language, variables=VARIABLES)
+        check_sprint(engine, sprint)
+        steps.append({"input": record_input(flow, item, language), **record(sprint)})
+        for event in sprint.events:
+            if event.type == "language_chosen":
+                participant = event.payload["language"]
+                assert sprint.language == participant
+        state = sprint.state
+    return {"flow": flow, "path": path, "language": code, "variables": VARIABLES, "steps": steps}
+
+
+# --- what must hold in every transcript, whatever the golden file says ------------------------
+
+_ISOLATED = re.compile(f"{FSI}[^{FSI}{PDI}]*{PDI}")
+_LEFT_TO_RIGHT = re.compile(r"[A-Za-z\u00C0-\u024F/]")
+
+
+def unisolated_latin(text: str) -> list[str]:
+    """Latin letters or a /command left bare in a right-to-left text: they would be reordered."""
+    bare = _ISOLATED.sub("", text)
+    return _LEFT_TO_RIGHT.findall(bare)
+
+
+def check_sprint(engine: Engine, sprint: Sprint) -> None:
+    rtl = sprint.language is not None and LANGUAGES[sprint.language].rtl
+    for message in sprint.messages:
+        buttons = [button for row in message.buttons for button in row]
+        assert len(buttons) <= MAX_BUTTONS, message
+        for button in buttons:
+            assert len(button.data.encode("utf-8")) <= MAX_CALLBACK_BYTES, button
+            assert button.label.strip(), button
+        picker = any(engine.flows[b.data.split(":")[1]].steps[b.data.split(":")[2]].language_picker for b in buttons)
+        if rtl:
+            # A picker prompt holds one line per language; only its hint is in the participant's.
+            own = message.text.split("\n\n", 1)[0] if picker and "\n\n" in message.text else None if picker else message.text
+            if own is not None:
+                assert not unisolated_latin(own), f"bare Latin in a right-to-left text: {own!r}"
+            for button in buttons if not picker else ():
+                assert not unisolated_latin(button.label), button
+    if rtl:
+        for extra in (sprint.chosen, sprint.notice):
+            assert extra is None or not unisolated_latin(extra), extra
+
+
+# --- the golden files -------------------------------------------------------------------------
+
+
+def dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+@pytest.mark.parametrize(("flow", "path", "code"), CASES, ids=[f"{f}-{p}-{c}" for f, p, c in CASES])
+def test_golden_transcript(engine: Engine, flow: str, path: str, code: str) -> None:
+    actual = dump(transcript(engine, flow, path, code))
+    file = golden_path(flow, path, code)
+    if UPDATE:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(actual, encoding="utf-8")
+        return
+    if not file.exists():
+        pytest.fail(f"no golden file {file.relative_to(ROOT)}; write it with STEGVIS_UPDATE_GOLDEN=1 and read it")
+    expected = file.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+                fromfile=f"{file.relative_to(ROOT)} (golden)", tofile="now",
+            )
+        )
+        pytest.fail(f"transcript differs from the golden file; if the change is right, rerun with "
+                    f"STEGVIS_UPDATE_GOLDEN=1 and commit the files\n{diff}", pytrace=False)
+
+
+def test_every_flow_has_golden_transcripts() -> None:
+    """A new flow file needs scripts here and golden files, in every language (like goflow's base_test)."""
+    shipped = sorted(path.stem for path in DEFINITIONS.glob("*.yaml"))
+    assert shipped, f"no flow files in {DEFINITIONS}"
+    missing = [flow for flow in shipped if flow not in SCRIPTS]
+    assert not missing, f"flows without a script in SCRIPTS (tests/test_flow_engine.py): {missing}"
+    expected = {golden_path(*case) for case in CASES}
+    if not UPDATE:
+        absent = sorted(str(p.relative_to(ROOT)) for p in expected if not p.exists())
+        assert not absent, f"golden files missing (run with STEGVIS_UPDATE_GOLDEN=1): {absent}"
+        orphans = sorted(str(p.relative_to(ROOT)) for p in GOLDEN.glob("*/*.json") if p not in expected)
+        assert not orphans, f"golden files no script writes any more: delete them: {orphans}"
+    gone = sorted(set(SCRIPTS) - set(shipped))
+    assert not gone, f"scripts for flows that no longer exist: {gone}"
+
+
+def test_every_flow_has_a_caseworker_page(flows: dict[str, Flow]) -> None:
+    """docs/flows/<flow>.md describes the flow for caseworkers; its diagram must name every step."""
+    for flow in flows.values():
+        page = DOCS / f"{flow.id}.md"
+        assert page.exists(), f"no caseworker page {page.relative_to(ROOT)} for flow {flow.id!r}"
+        text = page.read_text(encoding="utf-8")
+        assert "```mermaid" in text, f"{page.name}: no mermaid diagram"
+        diagram = text.split("```mermaid", 1)[1].split("```", 1)[0]
+        for step in flow.steps:
+            assert re.search(rf"\b{step}\b", diagram), f"{page.name}: the diagram does not show step {step!r}"
+        for line, msgid, _where in flow.texts():
+            first_line = msgid.splitlines()[0].replace("{name}", "")
+            assert any(part in text for part in first_line.split("  ")), f"{page.name}: does not quote {msgid!r}"
+
+
+# --- engine rules, one at a time --------------------------------------------------------------
+
+
+def at_privacy(engine: Engine, language: str = "sv") -> State:
+    sprint = engine.start("onboarding", language=language, variables=VARIABLES)
+    sprint = engine.resume(sprint.state, Press(f"s:onboarding:language:{language}"), language=language, variables=VARIABLES)
+    assert sprint.state == State("onboarding", "privacy", {"language": language})
+    return sprint.state
+
+
+def test_stale_button_repeats_the_current_question(engine: Engine) -> None:
+    state = at_privacy(engine)
+    sprint = engine.resume(state, Press("s:onboarding:language:ar"), language="sv", variables=VARIABLES)
+    assert sprint.notice == "Den frågan är redan besvarad."
+    assert sprint.events == ()
+    assert sprint.state == state
+    assert sprint.language == "sv"  # the old picker changes nothing, not even the language
+    assert sprint.chosen is None
+    [question] = sprint.messages
+    assert question == engine.repeat(state, language="sv", variables=VARIABLES).messages[0]
+
+
+def test_stale_button_in_the_participants_language(engine: Engine) -> None:
+    state = at_privacy(engine, "so")
+    sprint = engine.resume(state, Press("s:onboarding:language:so"), language="so", variables=VARIABLES)
+    assert sprint.notice == "Su'aashaas horay ayaa looga jawaabay."
+
+
+def test_stale_button_after_the_flow_ended(engine: Engine) -> None:
+    state = at_privacy(engine)
+    done = engine.resume(state, Press("s:onboarding:privacy:agree"), language="sv", variables=VARIABLES)
+    assert done.state == IDLE
+    again = engine.resume(done.state, Press("s:onboarding:privacy:decline"), language="sv", variables=VARIABLES)
+    assert (again.notice, again.messages, again.events, again.state) == ("Den frågan är redan besvarad.", (), (), IDLE)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "hello",
+        "s:onboarding:privacy",  # too few parts
+        "s:onboarding:privacy:agree:x",  # too many
+        "x:onboarding:privacy:agree",  # not our prefix
+        "s:onboarding:privacy:maybe",  # no such button
+        "s:onboarding:privacy:sv",  # a language on a question that is not the picker
+        "s:nosuch:privacy:agree",  # no such flow
+        "s:onboarding:nosuch:agree",  # no such step
+        "s:onboarding:privacy:" + "a" * 200,
+    ],
+)
+def test_forged_data_changes_nothing(engine: Engine, data: str) -> None:
+    state = at_privacy(engine)
+    sprint = engine.resume(state, Press(data), language="sv", variables=VARIABLES)
+    assert sprint.notice == "Den knappen fungerar inte."
+    assert sprint.state == state
+    assert sprint.events == ()
+    assert sprint.chosen is None
+    assert [m.text for m in sprint.messages] == [engine.repeat(state, language="sv", variables=VARIABLES).messages[0].text]
+
+
+def test_forged_language_on_the_picker(engine: Engine) -> None:
+    start = engine.start("language", language="ti", variables=VARIABLES)
+    sprint = engine.resume(start.state, Press("s:language:pick:en"), language="ti", variables=VARIABLES)
+    assert sprint.notice == "እዚ መጠወቕ እዚ ኣይሰርሕን እዩ።"
+    assert (sprint.state, sprint.language, sprint.events) == (start.state, "ti", ())
+    assert sprint.messages == start.messages
+
+
+def test_forged_press_while_idle(engine: Engine) -> None:
+    sprint = engine.resume(IDLE, Press("s:nosuch:step:x"), language="ar", variables=VARIABLES)
+    assert (sprint.notice, sprint.messages, sprint.events, sprint.state) == ("هذا الزر لا يعمل.", (), (), IDLE)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        State("welcome_v1", "intro", {"intro": "yes"}),  # the whole flow was removed
+        State("onboarding", "consent", {"language": "sv"}),  # the step was renamed
+        State("onboarding", None, {}),  # saved between two steps by an older version
+        State(None, "privacy", {}),
+    ],
+    ids=["flow-removed", "step-removed", "no-step", "no-flow"],
+)
+@pytest.mark.parametrize(
+    "given",
+    [Press("s:welcome_v1:intro:yes"), Press("s:onboarding:privacy:agree"), TextInput("hej"), MediaInput("voice")],
+    ids=["press-gone", "press-known", "text", "voice"],
+)
+def test_a_flow_edited_away_under_a_participant_resumes_idle(engine: Engine, state: State, given: Input) -> None:
+    sprint = engine.resume(restarted(state), given, language="sv", variables=VARIABLES)
+    assert sprint.state == IDLE
+    assert sprint.events == ()
+    for message in sprint.messages:
+        assert not message.buttons
+    assert engine.repeat(state, language="sv", variables=VARIABLES) == Sprint(IDLE, "sv")
+
+
+def test_stale_press_of_a_removed_flow_says_the_button_does_not_work(engine: Engine) -> None:
+    sprint = engine.resume(State("welcome_v1", "intro", {}), Press("s:welcome_v1:intro:yes"), language="sv")
+    assert sprint.notice == "Den knappen fungerar inte."
+
+
+def test_missing_variable_is_a_clear_error_before_anything_is_sent(engine: Engine) -> None:
+    with pytest.raises(ValueError, match=r"^flow 'onboarding' needs the variables \['name'\]"):
+        engine.start("onboarding", language="sv", variables={})
+    state = at_privacy(engine)
+    with pytest.raises(ValueError, match=r"needs the variables \['name'\]"):
+        engine.resume(state, TextInput("hej"), language="sv", variables={"caseworker": "Eva"})
+    with pytest.raises(ValueError, match=r"needs the variables \['name'\]"):
+        engine.repeat(state, language="sv")
+
+
+def test_flows_without_variables_need_none(engine: Engine) -> None:
+    assert engine.start("language", language="sv").state == State("language", "pick", {})
+
+
+@pytest.mark.parametrize(
+    ("guess", "order"),
+    [
+        (None, ["sv", "ar", "so", "fa_AF", "ti"]),
+        ("sv", ["sv", "ar", "so", "fa_AF", "ti"]),
+        ("fa_AF", ["fa_AF", "sv", "ar", "so", "ti"]),
+        ("ti", ["ti", "sv", "ar", "so", "fa_AF"]),
+        ("en", ["sv", "ar", "so", "fa_AF", "ti"]),  # not ours: the fixed order
+    ],
+)
+def test_picker_lists_the_guess_first(engine: Engine, guess: str | None, order: list[str]) -> None:
+    [message] = engine.start("onboarding", language=guess, variables=VARIABLES).messages
+    assert [row[0].data for row in message.buttons] == [f"s:onboarding:language:{code}" for code in order]
+    assert [row[0].label for row in message.buttons] == [LANGUAGES[code].native_name for code in order]
+    # The prompt is written in every language, in the same order as the buttons.
+    catalogs = engine.catalogs
+    assert message.text.splitlines() == [catalogs.texts(code).gettext("Välj språk.") for code in order]
+
+
+def test_choosing_a_language_answers_in_it(engine: Engine) -> None:
+    start = engine.start("onboarding", language=None, variables=VARIABLES)
+    sprint = engine.resume(start.state, Press("s:onboarding:language:fa_AF"), language=None, variables=VARIABLES)
+    assert sprint.language == "fa_AF"
+    assert sprint.chosen == "دری"
+    assert sprint.events[0].type == "language_chosen" and sprint.events[0].payload == {"language": "fa_AF"}
+    assert sprint.messages[0].text.startswith(f"سلام {FSI}Amina{PDI}")
+    assert [row[0].label for row in sprint.messages[0].buttons] == ["بله، موافقم", "نه"]
+
+
+def test_consent_event_carries_the_notice_version(engine: Engine) -> None:
+    state = at_privacy(engine)
+    sprint = engine.resume(state, Press("s:onboarding:privacy:agree"), language="sv", variables=VARIABLES)
+    assert [(e.type, e.payload, e.flow, e.step) for e in sprint.events] == [
+        ("consent", {"answer": "agreed", "notice_version": "2026-11"}, "onboarding", "privacy"),
+        ("flow_completed", {"flow": "onboarding"}, "onboarding", "welcome"),
+    ]
+    assert sprint.chosen == "Ja, jag godkänner"
+    assert sprint.state == IDLE
+
+
+def test_repeat_sends_the_waiting_question_again(engine: Engine) -> None:
+    state = at_privacy(engine, "ar")
+    first = engine.start("onboarding", language="ar", variables=VARIABLES, at="privacy")
+    again = engine.repeat(state, language="ar", variables=VARIABLES)
+    assert again.messages == first.messages
+    assert (again.state, again.events, again.notice, again.chosen) == (state, (), None, None)
+    assert engine.repeat(IDLE, language="ar", variables=VARIABLES) == Sprint(IDLE, "ar")
+
+
+def test_repeat_of_the_picker_follows_the_current_language(engine: Engine) -> None:
+    state = engine.start("language", language="so").state
+    [message] = engine.repeat(state, language="so").messages
+    assert message.buttons[0][0].data == "s:language:pick:so"
+
+
+def test_text_and_media_while_idle(engine: Engine) -> None:
+    def reply(given: Input) -> list[str]:
+        sprint = engine.resume(IDLE, given, language="sv")
+        assert (sprint.state, sprint.events, sprint.notice) == (IDLE, (), None)
+        return [m.text for m in sprint.messages]
+
+    assert reply(TextInput("hej")) == ["Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."]
+    assert reply(TextInput("x" * 1000)) == reply(TextInput("hej"))
+    assert reply(TextInput("x" * 1001)) == ["Ditt meddelande är för långt för mig. Skriv /help för hjälp, eller kontakta din handläggare."]
+    assert reply(MediaInput("voice")) == ["Jag kan inte lyssna på röstmeddelanden. Ring din handläggare om du vill prata."]
+    assert reply(MediaInput("document")) == ["Jag kan inte öppna bilder, filer eller klistermärken."]
+
+
+def test_rtl_texts_isolate_names_and_commands(engine: Engine) -> None:
+    [privacy] = engine.start("onboarding", language="ar", variables={"name": "Amina"}, at="privacy").messages
+    assert f"{FSI}Amina{PDI}" in privacy.text
+    assert f"{FSI}Stegvis{PDI}" in privacy.text
+    assert f"{FSI}/stop{PDI}" in privacy.text
+    assert not unisolated_latin(privacy.text)
+    # A name in Arabic script is isolated too, so its punctuation cannot jump.
+    [privacy] = engine.start("onboarding", language="fa_AF", variables={"name": "احمد"}, at="privacy").messages
+    assert f"{FSI}احمد{PDI}" in privacy.text
+
+
+def test_ltr_texts_are_not_isolated(engine: Engine) -> None:
+    for code in ("sv", "so", "ti"):
+        [privacy] = engine.start("onboarding", language=code, variables=VARIABLES, at="privacy").messages
+        assert FSI not in privacy.text and PDI not in privacy.text
+
+
+# A small flow that uses what the shipped ones do not: steps that say and go on, a button
+# without next, the default event.
+CHAIN = """\
+spec: 1
+flow: chain
+start: hello
+variables: [name]
+steps:
+  hello:
+    say: Hej {name}.
+    next: info
+  info:
+    say: Mötet är på tisdag.
+    next: ask
+  ask:
+    say: Kommer du?
+    buttons:
+      - {id: come, label: Ja, next: bye}
+      - {id: away, label: Nej}
+  bye:
+    say: Vi ses!
+    end: true
+"""
+
+
+@pytest.fixture
+def chain_engine(catalogs: Catalogs) -> Engine:
+    return Engine({"chain": parse_flow(CHAIN, file="chain.yaml")}, catalogs)
+
+
+def test_steps_that_go_on_are_sent_together(chain_engine: Engine) -> None:
+    sprint = chain_engine.start("chain", language="sv", variables={"name": "Ali"})
+    assert [m.text for m in sprint.messages] == ["Hej Ali.", "Mötet är på tisdag.", "Kommer du?"]
+    assert [m.buttons != () for m in sprint.messages] == [False, False, True]
+    assert sprint.state == State("chain", "ask", {})
+    assert sprint.events == ()
+
+
+def test_default_event_and_a_button_that_ends_the_flow(chain_engine: Engine) -> None:
+    state = chain_engine.start("chain", language="sv", variables={"name": "Ali"}).state
+    sprint = chain_engine.resume(restarted(state), Press("s:chain:ask:away"), language="sv", variables={"name": "Ali"})
+    assert sprint.messages == ()
+    assert [(e.type, e.payload, e.step) for e in sprint.events] == [
+        ("answered", {"answer": "away"}, "ask"),
+        ("flow_completed", {"flow": "chain"}, "ask"),
+    ]
+    assert (sprint.state, sprint.chosen) == (IDLE, "Nej")
+
+
+def test_answers_are_kept_in_the_state_until_the_flow_ends(chain_engine: Engine) -> None:
+    # Untranslated texts fall back to the Swedish source, so a new flow never shows an empty message.
+    state = chain_engine.start("chain", language="ti", variables={"name": "Ali"}).state
+    sprint = chain_engine.resume(state, Press("s:chain:ask:come"), language="ti", variables={"name": "Ali"})
+    assert [m.text for m in sprint.messages] == ["Vi ses!"]
+    assert sprint.state == IDLE
