@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
@@ -31,6 +32,20 @@ async def load_state(session: AsyncSession, participant: Participant) -> State:
     if conversation is None:
         return State()
     return State(conversation.flow, conversation.step, dict(conversation.data or {}))
+
+
+def interrupt(sprint: Sprint, state: State) -> Sprint:
+    """`sprint` starts a flow while `state` waits on a question: keep that question for later."""
+    if not state.waiting:
+        return sprint
+    data = {**sprint.state.data, INTERRUPTED: state.to_dict()}
+    return replace(sprint, state=replace(sprint.state, data=data))
+
+
+def interrupted(state: State) -> State | None:
+    """The question the current flow interrupted, if any."""
+    raw = state.data.get(INTERRUPTED)
+    return State.from_dict(raw) if isinstance(raw, dict) else None
 
 
 async def record(session: AsyncSession, participant: Participant, sprint: Sprint) -> None:

@@ -114,8 +114,14 @@ class _Node:
 _constructor = yaml.SafeLoader("")  # only the safe loader's scalar rules: ints, bools, null, text
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
+
+
 def _located(node: yaml.Node, file: str, where: str = "") -> _Node:
     line = node.start_mark.line + 1
+    if node.tag not in _PLAIN_TAGS:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise FlowError(file, line, where, f"the YAML tag {tag} is not allowed here (put a text that starts with ! in quotes)")
     if isinstance(node, yaml.MappingNode):
         mapping, key_lines = {}, {}
         for key_node, value_node in node.value:
@@ -145,10 +151,11 @@ def parse_flow(source: bytes | str, *, file: str = "<flow>", expected_id: str | 
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise FlowError(file, line, "", f"not UTF-8 text (byte {error.start}: {error.reason}); save the file as UTF-8") from None
+        column = error.start - raw.rfind(b"\n", 0, error.start)  # counts bytes: right up to the first odd character
+        raise FlowError(file, line, "", f"not UTF-8 text (column {column} is in another encoding); save the file as UTF-8") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        located = _located(root, file) if root is not None else None  # tags such as !!python/... fail here
+        located = _located(root, file) if root is not None else None
     except yaml.MarkedYAMLError as error:
         raise FlowError(file, *_yaml_problem(error)) from None
     if located is None:
@@ -165,10 +172,10 @@ def _yaml_problem(error: yaml.MarkedYAMLError) -> tuple[int | None, str, str]:
         mark, hint = error.context_mark, " (a quote that is opened here is never closed)"
     elif problem.startswith("mapping values are not allowed"):
         hint = " (a text that contains ': ' must be put in quotes; or the indentation is wrong)"
+    elif "expected <block end>" in problem:
+        hint = " (check the indentation; a text that starts with {, [ or a quote must be quoted as a whole)"
     elif "'\\t'" in problem:
         hint = " (indent with spaces, not tabs)"
-    elif problem.startswith("could not determine a constructor"):
-        hint = " (YAML tags starting with ! are not allowed here; put a text that starts with ! in quotes)"
     if error.context:
         problem = f"{error.context}, {problem}"
     return (mark.line + 1 if mark else None), "", f"not valid YAML: {problem}{hint}"
@@ -197,6 +204,8 @@ class _Checker:
         return fields
 
     def text(self, node: _Node, where: str, limit: int, variables: frozenset[str]) -> str:
+        if isinstance(node.value, (list, dict)):
+            raise self.fail(node, where, f"must be a text, not {_kind(node.value)} (a text that starts with {{ or [ must be put in quotes)")
         if node.value is not None and not isinstance(node.value, str):
             raise self.fail(node, where, f"must be a text, not {_kind(node.value)}")
         if not node.value or not node.value.strip():
@@ -204,12 +213,10 @@ class _Checker:
         value = node.value.strip()
         if len(value) > limit:
             raise self.fail(node, where, f"is {len(value)} characters; at most {limit}")
-        try:
-            used = placeholders(value)
-            if any(name == "" for _, name, _, _ in string.Formatter().parse(value)):
-                raise ValueError("empty {} has no name")
-        except ValueError as error:
-            raise self.fail(node, where, f"bad {{placeholder}}: {error}; write a literal brace as {{{{ or }}}}") from None
+        problem = _brace_problem(value)
+        if problem:
+            raise self.fail(node, where, f"bad {{placeholder}}: {problem}; write a placeholder as {{name}} and a literal brace as {{{{ or }}}}")
+        used = placeholders(value)
         unknown = used - variables
         if unknown:
             declared = ", ".join(sorted(variables)) or "none"
@@ -267,7 +274,7 @@ class _Checker:
         if kinds == ["language_picker", "next"]:
             kinds = ["language_picker"]  # the picker waits, then goes on to next
         if len(kinds) != 1:
-            problem = "needs exactly one of buttons, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else "")
+            problem = "needs exactly one of buttons, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else " (add end: true if the flow finishes here)")
             if "buttons" in kinds and "next" in kinds:
                 problem += "; to go on after a press, give each button its own next"
             raise FlowError(self.file, line, where, problem)
@@ -332,6 +339,20 @@ class _Checker:
                     )
                 path.append(step.id)
                 step = steps[step.next]
+
+
+def _brace_problem(text: str) -> str | None:
+    """What is wrong with the {placeholders} of a text, in words (Python's own help nobody here)."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as error:
+        return "a '}' has no '{' before it" if str(error).startswith("Single '}'") else "a '{' is not closed by '}'"
+    for _literal, name, spec, conversion in parsed:
+        if name == "":
+            return "{} has no name"  # passes placeholders(), then fails when the text is sent
+        if name and (spec or conversion):
+            return f"{{{name}}} must be written without ! or :"
+    return None
 
 
 def _kind(value: Any) -> str:

@@ -139,3 +139,65 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     flow: Mapped[str | None] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(64))
+
+
+class AppointmentStatus(str, enum.Enum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class Appointment(Base):
+    """A meeting a caseworker booked for a participant; reminders are planned from it."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    starts_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    # "3d,1d"-style lead times for this appointment; None means STEGVIS_REMINDER_LEAD_TIMES.
+    lead_times: Mapped[str | None] = mapped_column(String(100))
+    # Raised by every move; part of each reminder's idempotency key, so no stale reminder is sent.
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[AppointmentStatus] = mapped_column(String(16), default=AppointmentStatus.BOOKED)
+    # The participant's latest answer: coming / cant_come / new_time, or unanswered once it passed.
+    answer: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None]
+    attended: Mapped[bool | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutboxMessage(Base):
+    """A message Stegvis will send on its own (a reminder, a notice), claimed and sent by the sender.
+
+    The idempotency key (e.g. ``appointment:7:v2:1d``) makes planning the same message twice a no-op.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # reminder / moved / cancelled
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due_at: Mapped[datetime]
+    status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,8 +11,8 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import INTERRUPTED, carry_out, load_state, mark_unreachable, record, send
-from flows.engine import Input, MediaInput, OutgoingMessage, Press, State, TextInput
+from bot.conversation import carry_out, interrupted, load_state, mark_unreachable, record, send
+from flows.engine import DATA_PREFIX, Input, MediaInput, OutgoingMessage, Press, TextInput
 from locales import Texts
 from storage.models import Participant
 
@@ -29,11 +29,13 @@ VOICE_LIKE = {"voice", "audio", "video_note"}
 async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
     state = await load_state(session, participant)
     variables = stegvis.variables(participant)
+    back = interrupted(state)
+    if back is not None and (callback.data or "").startswith(f"{DATA_PREFIX}:{back.flow}:{back.step}:"):
+        state, back = back, None  # a button of the question /language interrupted: answer that one
     sprint = stegvis.engine.resume(state, Press(callback.data or ""), language=participant.language, variables=variables)
-    interrupted = state.data.get(INTERRUPTED)
-    if interrupted and not sprint.state.waiting:
+    if back is not None and not sprint.state.waiting:
         # The flow that interrupted a question has ended: ask that question again, in the new language.
-        again = stegvis.engine.repeat(State.from_dict(interrupted), language=sprint.language, variables=variables)
+        again = stegvis.engine.repeat(back, language=sprint.language, variables=variables)
         sprint = replace(sprint, state=again.state, messages=sprint.messages + again.messages)
     await record(session, participant, sprint)
     await session.commit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router
@@ -10,7 +9,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import INTERRUPTED, carry_out, load_state, send
+from bot.conversation import carry_out, interrupt, load_state, send
 from flows.engine import OutgoingMessage
 from locales import Texts
 from storage import repositories as repo
@@ -53,15 +52,13 @@ async def help_(message: Message, bot: Bot, session: AsyncSession, participant: 
 async def language(message: Message, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
     state = await load_state(session, participant)
     variables = stegvis.variables(participant)
-    step = stegvis.engine.flows[state.flow].steps.get(state.step or "") if state.waiting and state.flow in stegvis.engine.flows else None
-    if step is not None and step.language_picker:
-        sprint = stegvis.engine.repeat(state, language=participant.language, variables=variables)  # already a language choice
+    flow = stegvis.engine.flows.get(state.flow or "")
+    step = flow.steps.get(state.step or "") if flow else None
+    if step is not None and step.language_picker:  # the open question already is the language choice
+        sprint = stegvis.engine.repeat(state, language=participant.language, variables=variables)
     else:
-        sprint = stegvis.engine.start("language", language=participant.language, variables=variables)
         # A question left open (the privacy notice during onboarding) is asked again after the choice.
-        interrupted = state.data.get(INTERRUPTED) if state.flow == "language" else state.to_dict() if state.waiting else None
-        if interrupted:
-            sprint = replace(sprint, state=replace(sprint.state, data={**sprint.state.data, INTERRUPTED: interrupted}))
+        sprint = interrupt(stegvis.engine.start("language", language=participant.language, variables=variables), state)
     await carry_out(bot, session, participant, sprint)
 
 

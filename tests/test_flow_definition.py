@@ -1,0 +1,252 @@
+"""Loading flow files: every shipped flow loads, and every broken one fails with the message an
+administrator needs (``file:line: field: problem``).
+
+Each file in ``tests/data/broken_flows/`` starts with ``# error: <the exact message>``. To cover a
+new mistake, add a file there; the message is the specification, so write the one you would want
+to read at the moment you made that mistake.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+from babel.messages.extract import extract
+
+from flows.definition import MAX_BUTTONS, MAX_LABEL, MAX_TEXT, Flow, FlowError, load_flow, parse_flow
+from flows.extract import extract_flow
+from flows.library import DEFINITIONS, load_flows
+
+BROKEN = Path(__file__).resolve().parent / "data" / "broken_flows"
+BROKEN_FILES = sorted(BROKEN.glob("*.yaml"))
+SHIPPED = sorted(DEFINITIONS.glob("*.yaml"))
+PREFIX = "# error: "
+
+GOOD = """\
+spec: 1
+flow: example
+start: ask
+variables: [name]
+steps:
+  ask:
+    say: Hej {name}! Kommer du på tisdag?
+    buttons:
+      - {id: come, label: Ja, next: thanks, event: attendance, payload: {answer: coming, day: 2, sure: true}}
+      - {id: away, label: Nej}
+  thanks:
+    say: Tack!
+    end: true
+"""
+
+
+def expected_error(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith(PREFIX), f"{path.name}: the first line must be '{PREFIX}<the exact message>'"
+    return first[len(PREFIX):]
+
+
+# --- broken flows -----------------------------------------------------------------------------
+
+
+def test_there_are_broken_flows() -> None:
+    assert len(BROKEN_FILES) >= 20
+
+
+@pytest.mark.parametrize("path", BROKEN_FILES, ids=[p.stem for p in BROKEN_FILES])
+def test_broken_flow_fails_with_its_message(path: Path) -> None:
+    expected = expected_error(path)
+    with pytest.raises(FlowError) as caught:
+        parse_flow(path.read_bytes(), file=path.name)
+    assert str(caught.value) == expected
+    # The parts are there for tools (an admin page could underline the line).
+    error = caught.value
+    assert error.file == path.name
+    assert expected.startswith(f"{path.name}:{error.line}: " if error.line else f"{path.name}: ")
+    assert expected.endswith(error.problem)
+    if error.line:  # the line is inside the file
+        assert 1 <= error.line <= len(path.read_text(encoding="utf-8").splitlines()) + 1
+
+
+def test_a_broken_flow_in_the_folder_stops_loading(tmp_path: Path) -> None:
+    (tmp_path / "example.yaml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "wrong_spec.yaml").write_bytes((BROKEN / "wrong_spec.yaml").read_bytes().replace(b"flow: broken", b"flow: wrong_spec"))
+    with pytest.raises(FlowError, match=r"wrong_spec\.yaml:2: spec: unsupported version 2"):
+        load_flows(tmp_path)
+
+
+def test_not_utf8() -> None:
+    source = "spec: 1\nflow: x\nstart: ask\nsteps:\n  ask:\n    say: Välkommen\n    end: true\n".encode("latin-1")
+    with pytest.raises(FlowError) as caught:
+        parse_flow(source, file="latin1.yaml")
+    assert str(caught.value) == "latin1.yaml:6: not UTF-8 text (column 11 is in another encoding); save the file as UTF-8"
+
+
+def test_a_utf8_byte_order_mark_is_fine() -> None:
+    assert parse_flow(b"\xef\xbb\xbf" + GOOD.encode(), file="bom.yaml").id == "example"
+
+
+def test_flow_id_must_match_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "welcome.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    with pytest.raises(FlowError) as caught:
+        load_flow(path)
+    assert str(caught.value) == f"{path}:2: flow: 'example' must match the file name 'welcome'"
+    renamed = tmp_path / "example.yaml"
+    path.rename(renamed)
+    assert load_flow(renamed).id == "example"
+
+
+def test_file_too_large() -> None:
+    with pytest.raises(FlowError) as caught:
+        parse_flow(b"#" * (256 * 1024 + 1), file="huge.yaml")
+    assert str(caught.value) == "huge.yaml: file is larger than 256 KiB"
+
+
+def test_say_too_long() -> None:
+    source = GOOD.replace("say: Tack!", "say: " + "a" * (MAX_TEXT + 1))
+    with pytest.raises(FlowError) as caught:
+        parse_flow(source, file="long.yaml")
+    assert str(caught.value) == f"long.yaml:12: steps.thanks.say: is {MAX_TEXT + 1} characters; at most {MAX_TEXT}"
+
+
+def test_limits_are_inclusive() -> None:
+    buttons = "\n".join(f"      - {{id: b{i}, label: '{'x' * MAX_LABEL}'}}" for i in range(MAX_BUTTONS))
+    source = f"spec: 1\nflow: x\nstart: ask\nsteps:\n  ask:\n    say: '{'a' * MAX_TEXT}'\n    buttons:\n{buttons}\n"
+    flow = parse_flow(source)
+    assert len(flow.steps["ask"].buttons) == MAX_BUTTONS
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("true", "unsupported version True"),  # YAML true is not the number 1
+        ("'1'", "unsupported version '1'"),
+        ("1.0", "unsupported version 1.0"),
+    ],
+)
+def test_spec_must_be_the_number_one(value: str, problem: str) -> None:
+    with pytest.raises(FlowError) as caught:
+        parse_flow(GOOD.replace("spec: 1", f"spec: {value}"), file="x.yaml")
+    assert str(caught.value) == f"x.yaml:1: spec: {problem}; this Stegvis reads spec 1"
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("[ask]", "x.yaml:3: start: must be an id (use a-z, 0-9 and _, starting with a letter, at most 16 characters), not a list"),
+        ("", "x.yaml:3: start: must be an id (use a-z, 0-9 and _, starting with a letter, at most 16 characters), not empty"),
+        ("Ask", "x.yaml:3: start: 'Ask' is not an id: use a-z, 0-9 and _, starting with a letter, at most 16 characters"),
+        ("thank", "x.yaml:3: start: no step named 'thank' (did you mean 'thanks'?)"),
+    ],
+)
+def test_start_must_name_a_step(start: str, message: str) -> None:
+    with pytest.raises(FlowError) as caught:
+        parse_flow(GOOD.replace("start: ask", f"start: {start}"), file="x.yaml")
+    assert str(caught.value) == message
+
+
+def test_errors_are_value_errors_with_parts() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_flow(GOOD.replace("label: Nej", "label: ''"), file="x.yaml")
+    error = caught.value
+    assert isinstance(error, FlowError)
+    assert (error.file, error.line, error.where, error.problem) == ("x.yaml", 10, "steps.ask.buttons[1].label", "must be a non-empty text")
+
+
+# --- good flows -------------------------------------------------------------------------------
+
+
+def test_a_good_flow_loads_with_everything_in_it() -> None:
+    flow = parse_flow(GOOD, file="example.yaml", expected_id="example")
+    assert (flow.id, flow.start, flow.variables, flow.file) == ("example", "ask", frozenset({"name"}), "example.yaml")
+    ask = flow.steps["ask"]
+    assert ask.say == "Hej {name}! Kommer du på tisdag?"
+    assert ask.waits and not flow.steps["thanks"].waits
+    come, away = ask.buttons
+    assert (come.id, come.label, come.next, come.event, come.payload) == ("come", "Ja", "thanks", "attendance", {"answer": "coming", "day": 2, "sure": True})
+    assert (away.next, away.event, away.payload) == (None, "answered", {})  # the defaults
+    assert flow.steps["thanks"].end
+
+
+def test_literal_braces_and_texts_in_quotes() -> None:
+    source = GOOD.replace("say: Tack!", "say: '{{Tack}}: vi ses!'")
+    assert parse_flow(source).steps["thanks"].say == "{{Tack}}: vi ses!"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_flow_loads(path: Path) -> None:
+    flow = load_flow(path)
+    assert flow.id == path.stem
+    assert flow.start in flow.steps
+    # Every step can be reached from the start: a step nobody reaches is a mistake in waiting.
+    reached, todo = set(), [flow.start]
+    while todo:
+        step = flow.steps[todo.pop()]
+        if step.id in reached:
+            continue
+        reached.add(step.id)
+        todo += [target for target in [step.next, *(b.next for b in step.buttons)] if target]
+    assert reached == set(flow.steps), f"unreachable steps in {path.name}: {set(flow.steps) - reached}"
+
+
+def test_library_loads_the_shipped_flows() -> None:
+    flows = load_flows()
+    assert set(flows) == {path.stem for path in SHIPPED} >= {"onboarding", "language"}
+    assert all(isinstance(flow, Flow) for flow in flows.values())
+
+
+# --- extraction for translators -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_extraction_yields_every_text_with_its_line_and_a_comment(path: Path) -> None:
+    flow = load_flow(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with path.open("rb") as fileobj:
+        found = list(extract_flow(fileobj, keywords=(), comment_tags=(), options={}))
+    expected = {step.say for step in flow.steps.values() if step.say} | {b.label for s in flow.steps.values() for b in s.buttons}
+    assert {message for _line, _func, message, _comments in found} == expected
+    for line, funcname, message, comments in found:
+        assert funcname is None
+        source_line = lines[line - 1].strip()
+        # The line is where the text is written: the say: or label: line (a |- block starts there).
+        first_words = message.splitlines()[0][:20]
+        assert source_line.startswith(("say:", "label:")), (line, source_line)
+        assert first_words in source_line or source_line.endswith(("|-", "|", ">")), (line, source_line, message)
+        [comment] = comments
+        assert comment.startswith(f"flow step: {flow.id}.")
+
+
+def test_extraction_through_babel() -> None:
+    """What ``pybabel extract`` does with the mapping in babel.cfg."""
+    path = DEFINITIONS / "onboarding.yaml"
+    with path.open("rb") as fileobj:
+        found = list(extract("flows.extract:extract_flow", fileobj, comment_tags=("flow step",)))
+    by_text = {message: (line, comments) for line, message, comments, _context in found}
+    assert by_text["Ja, jag godkänner"] == (21, ["flow step: onboarding.privacy.agree"])
+    assert by_text["Nej"] == (26, ["flow step: onboarding.privacy.decline"])
+    privacy = next(message for message in by_text if message.startswith("Hej {name}!"))
+    assert by_text[privacy] == (14, ["flow step: onboarding.privacy"])
+    assert privacy.endswith("Godkänner du det?")  # a |- block keeps its inner newlines, not the last one
+
+
+def test_extraction_points_at_the_say_line_wherever_it_is() -> None:
+    source = b"spec: 1\nflow: x\nstart: a\nsteps:\n  a:\n    end: true\n    say: Hej\n"
+    fileobj = io.BytesIO(source)
+    fileobj.name = "x.yaml"  # type: ignore[attr-defined]
+    assert list(extract_flow(fileobj, (), (), {})) == [(7, None, "Hej", ["flow step: x.a"])]
+
+
+def test_extraction_of_a_broken_flow_names_the_file() -> None:
+    path = BROKEN / "seven_buttons.yaml"
+    with path.open("rb") as fileobj, pytest.raises(FlowError, match=rf"^{path}:9: steps\.ask\.buttons: has 7 buttons"):
+        list(extract_flow(fileobj, (), (), {}))
+
+
+def test_shipped_flows_are_plain_yaml() -> None:
+    # No anchors, aliases or tags: administrators edit these by hand and diff them in review.
+    for path in SHIPPED:
+        for token in yaml.scan(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader):
+            assert not isinstance(token, (yaml.AnchorToken, yaml.AliasToken, yaml.TagToken)), (path.name, token)
