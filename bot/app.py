@@ -52,7 +52,7 @@ class Stegvis:
         dispatcher.update.outer_middleware(DatabaseMiddleware(self.database))
         dispatcher.update.outer_middleware(ParticipantMiddleware(self.catalogs))
         # Order matters: people without a participant record never reach the later routers.
-        dispatcher.include_routers(membership.router, newcomers.router, stopped.router, commands.router, answers.router)
+        dispatcher.include_routers(*(module.create_router() for module in (membership, newcomers, stopped, commands, answers)))
         return dispatcher
 
     def variables(self, participant: Participant) -> dict[str, Any]:

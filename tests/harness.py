@@ -36,7 +36,6 @@ from sqlalchemy import select
 from bot import admin
 from bot.app import Stegvis
 from bot.config import load_settings
-from bot.routers import answers, commands, membership, newcomers, stopped
 from bot.run import run_webhook, start
 from bot.sandbox import BotAPISandbox, SandboxUser
 from locales import LANGUAGES
@@ -182,18 +181,6 @@ class BotHarness:
         return found
 
 
-def release_routers() -> None:
-    """Detach the module-level routers from the dispatcher that last included them.
-
-    `Stegvis.create_dispatcher()` includes the same module-level Router objects every time, and
-    aiogram lets a router have only one parent, so a second dispatcher in one process fails with
-    "Router is already attached". Until bot/app.py builds its routers per dispatcher, every bot a
-    test starts releases them again (aiogram has no public way to detach a router).
-    """
-    for module in (membership, newcomers, stopped, commands, answers):
-        module.router._parent_router = None
-
-
 def _close_without_grace_period(bot: Bot) -> None:
     """aiogram's AiohttpSession.close() sleeps 250 ms so that TLS connections can wind down; the
     sandbox is plain HTTP on 127.0.0.1, and those 250 ms per test would be most of the suite."""
@@ -224,7 +211,6 @@ async def start_bot(tmp_path: Path, *, database: Database | None = None, webhook
     schema); its connections are disposed afterwards, its owner still drops it. By default a new
     SQLite file in `tmp_path`.
     """
-    release_routers()
     async with BotAPISandbox(bot_username="stegvis_test_bot") as sandbox:
         overrides: dict[str, Any] = {}
         if webhook:
@@ -243,16 +229,13 @@ async def start_bot(tmp_path: Path, *, database: Database | None = None, webhook
             await stegvis.database.dispose()  # never connected; use the caller's (e.g. its PostgreSQL schema)
             stegvis.database = database
         harness = BotHarness(sandbox, stegvis)
-        try:
-            if webhook:
-                harness.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-                async with _webhook(harness, stegvis, harness.webhook_url):
-                    yield harness
-            else:
-                async with _polling(harness, stegvis):
-                    yield harness
-        finally:
-            release_routers()
+        if webhook:
+            harness.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+            async with _webhook(harness, stegvis, harness.webhook_url):
+                yield harness
+        else:
+            async with _polling(harness, stegvis):
+                yield harness
 
 
 @asynccontextmanager

@@ -216,18 +216,20 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
     participant = filled(script["participant"])  # the language stored on the participant
     state = IDLE
     steps = []
+    guess = None  # Telegram's app language, which the bot keeps using until one is chosen
     for number, raw in enumerate(script["inputs"]):
         item = [filled(x) for x in raw]
         state = restarted(state)
         engine = engines[number % len(engines)]
         if item[0] == "start":
-            language = participant or item[1]
+            guess = item[1]
+            language = participant or guess
             sprint = engine.start(flow, language=language, variables=VARIABLES)
         elif item[0] == "repeat":
-            language = participant
+            language = participant or guess
             sprint = engine.repeat(state, language=language, variables=VARIABLES)
         else:
-            language = participant
+            language = participant or guess
             given: Input = {"press": Press, "text": TextInput, "media": MediaInput}[item[0]](item[1])
             sprint = engine.resume(state, given, language=language, variables=VARIABLES)
         check_sprint(engine, sprint)

@@ -20,19 +20,17 @@ if TYPE_CHECKING:
     from bot.app import Stegvis
 
 log = logging.getLogger(__name__)
-router = Router(name="answers")
 
 VOICE_LIKE = {"voice", "audio", "video_note"}
 
 
-@router.callback_query()
-async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
+async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis) -> None:
     state = await load_state(session, participant)
     variables = stegvis.variables(participant)
     back = interrupted(state)
     if back is not None and (callback.data or "").startswith(f"{DATA_PREFIX}:{back.flow}:{back.step}:"):
         state, back = back, None  # a button of the question /language interrupted: answer that one
-    sprint = stegvis.engine.resume(state, Press(callback.data or ""), language=participant.language, variables=variables)
+    sprint = stegvis.engine.resume(state, Press(callback.data or ""), language=texts.language.code, variables=variables)
     if back is not None and not sprint.state.waiting:
         # The flow that interrupted a question has ended: ask that question again, in the new language.
         again = stegvis.engine.repeat(back, language=sprint.language, variables=variables)
@@ -52,23 +50,30 @@ async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, partic
     await send(bot, session, participant, sprint.messages)
 
 
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts) -> None:
     await send(bot, session, participant, [OutgoingMessage(texts.gettext("Det kommandot känner jag inte till. Skriv /help."))])
 
 
-@router.message(F.text)
-async def text(message: Message, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
-    await _resume(bot, session, participant, stegvis, TextInput(message.text or ""))
+async def text(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis) -> None:
+    await _resume(bot, session, participant, texts, stegvis, TextInput(message.text or ""))
 
 
-@router.message()
-async def anything_else(message: Message, bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis) -> None:
+async def anything_else(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis) -> None:
     kind = "voice" if message.content_type in VOICE_LIKE else str(message.content_type)
-    await _resume(bot, session, participant, stegvis, MediaInput(kind))
+    await _resume(bot, session, participant, texts, stegvis, MediaInput(kind))
 
 
-async def _resume(bot: Bot, session: AsyncSession, participant: Participant, stegvis: Stegvis, given: Input) -> None:
+async def _resume(bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis, given: Input) -> None:
     state = await load_state(session, participant)
-    sprint = stegvis.engine.resume(state, given, language=participant.language, variables=stegvis.variables(participant))
+    sprint = stegvis.engine.resume(state, given, language=texts.language.code, variables=stegvis.variables(participant))
     await carry_out(bot, session, participant, sprint)
+
+
+def create_router() -> Router:
+    """A fresh router each time: aiogram lets a router belong to one dispatcher only."""
+    router = Router(name="answers")
+    router.callback_query.register(press)
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(text, F.text)
+    router.message.register(anything_else)
+    return router

@@ -10,16 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import mark_unreachable
 from storage.models import Participant
 
-router = Router(name="membership")
-router.my_chat_member.filter(MagicData(F.participant.is_not(None)))
 
-
-@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=KICKED))
 async def blocked(update: ChatMemberUpdated, session: AsyncSession, participant: Participant) -> None:
     await mark_unreachable(session, participant)
 
 
-@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=MEMBER))
 async def unblocked(update: ChatMemberUpdated, session: AsyncSession, participant: Participant) -> None:
     # ParticipantMiddleware has already restored an unreachable participant; keep that.
     await session.commit()
+
+
+def create_router() -> Router:
+    """A fresh router each time: aiogram lets a router belong to one dispatcher only."""
+    router = Router(name="membership")
+    router.my_chat_member.filter(MagicData(F.participant.is_not(None)))
+    router.my_chat_member.register(blocked, ChatMemberUpdatedFilter(member_status_changed=KICKED))
+    router.my_chat_member.register(unblocked, ChatMemberUpdatedFilter(member_status_changed=MEMBER))
+    return router

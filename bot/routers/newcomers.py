@@ -21,9 +21,6 @@ from storage import repositories as repo
 if TYPE_CHECKING:
     from bot.app import Stegvis
 
-router = Router(name="newcomers")
-router.message.filter(MagicData(F.participant.is_(None)))
-router.callback_query.filter(MagicData(F.participant.is_(None)))
 
 NO_LINK = N_("Be din handläggare om en länk.")
 BAD_LINK = N_("Länken fungerar inte. Be om en ny.")
@@ -34,7 +31,6 @@ REFUSED = {
 }
 
 
-@router.message(CommandStart(deep_link=True))
 async def open_invite(message: Message, command: CommandObject, bot: Bot, session: AsyncSession, stegvis: Stegvis, language_guess: str | None) -> None:
     catalogs = stegvis.catalogs
     invite = await repo.find_invite(session, command.args or "")
@@ -55,12 +51,21 @@ async def open_invite(message: Message, command: CommandObject, bot: Bot, sessio
     await carry_out(bot, session, participant, sprint)
 
 
-@router.message()
 async def without_invite(message: Message, bot: Bot, stegvis: Stegvis, language_guess: str | None) -> None:
     await reply_to_chat(bot, message.chat.id, stegvis.catalogs.in_all_languages(NO_LINK, language_guess))
 
 
-@router.callback_query()
 async def button_without_invite(callback: CallbackQuery, stegvis: Stegvis, language_guess: str | None) -> None:
     # Like a message: all five languages, since Telegram's app language is only a guess.
     await callback.answer(stegvis.catalogs.in_all_languages(NO_LINK, language_guess), show_alert=True)
+
+
+def create_router() -> Router:
+    """A fresh router each time: aiogram lets a router belong to one dispatcher only."""
+    router = Router(name="newcomers")
+    router.message.filter(MagicData(F.participant.is_(None)))
+    router.callback_query.filter(MagicData(F.participant.is_(None)))
+    router.message.register(open_invite, CommandStart(deep_link=True))
+    router.message.register(without_invite)
+    router.callback_query.register(button_without_invite)
+    return router

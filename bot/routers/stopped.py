@@ -18,14 +18,10 @@ from storage.models import ConsentAnswer, Participant, ParticipantStatus
 if TYPE_CHECKING:
     from bot.app import Stegvis
 
-router = Router(name="stopped")
-router.message.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
-router.callback_query.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
 
 STOPPED = N_("Du har stoppat meddelanden från Stegvis. Skriv /start för att börja igen.")
 
 
-@router.message(CommandStart())
 async def start_again(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis) -> None:
     consent = await repo.latest_consent(session, participant.id)
     await repo.append_event(session, "participant_resumed", participant.id)
@@ -39,11 +35,20 @@ async def start_again(message: Message, bot: Bot, session: AsyncSession, partici
     await send(bot, session, participant, [OutgoingMessage(texts.gettext("Välkommen tillbaka! Du får meddelanden från Stegvis igen."))])
 
 
-@router.message()
 async def while_stopped(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts) -> None:
     await send(bot, session, participant, [OutgoingMessage(texts.gettext(STOPPED))])
 
 
-@router.callback_query()
 async def button_while_stopped(callback: CallbackQuery, texts: Texts) -> None:
     await callback.answer(texts.gettext(STOPPED), show_alert=True)
+
+
+def create_router() -> Router:
+    """A fresh router each time: aiogram lets a router belong to one dispatcher only."""
+    router = Router(name="stopped")
+    router.message.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
+    router.callback_query.filter(MagicData(F.participant.status == ParticipantStatus.STOPPED))
+    router.message.register(start_again, CommandStart())
+    router.message.register(while_stopped)
+    router.callback_query.register(button_while_stopped)
+    return router
