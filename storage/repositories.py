@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -86,7 +87,13 @@ async def get_participant(session: AsyncSession, participant_id: int) -> Partici
 
 
 async def get_participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
-    return await session.scalar(select(Participant).where(Participant.telegram_chat_id == chat_id))
+    """The participant behind a chat, with their conversation already in the session.
+
+    Runs on every update; loading the conversation in the same query lets a later
+    `load_conversation` come from the session instead of the database.
+    """
+    query = select(Participant).options(joinedload(Participant.conversation)).where(Participant.telegram_chat_id == chat_id)
+    return await session.scalar(query)
 
 
 async def list_participants(
