@@ -16,7 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.config import Settings
 from bot.middlewares import DatabaseMiddleware, ParticipantMiddleware
-from bot.routers import answers, commands, membership, newcomers, stopped
+from bot.routers import answers, commands, membership, newcomers, reminders, stopped
 from flows.engine import Engine, Sprint
 from flows.library import load_flows
 from locales import Catalogs
@@ -51,8 +51,10 @@ class Stegvis:
         dispatcher = Dispatcher(stegvis=self)
         dispatcher.update.outer_middleware(DatabaseMiddleware(self.database))
         dispatcher.update.outer_middleware(ParticipantMiddleware(self.catalogs))
-        # Order matters: people without a participant record never reach the later routers.
-        dispatcher.include_routers(*(module.create_router() for module in (membership, newcomers, stopped, commands, answers)))
+        # Order matters: people without a participant record never reach the later routers, and
+        # reminders drops questions about appointments that are over before commands sees them.
+        routers = (membership, newcomers, stopped, reminders, commands, answers)
+        dispatcher.include_routers(*(module.create_router() for module in routers))
         return dispatcher
 
     def variables(self, participant: Participant) -> dict[str, Any]:

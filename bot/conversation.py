@@ -10,15 +10,19 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.engine import OutgoingMessage, Sprint, State
+from bot.reminders.messages import REMINDER_FLOW, parse_reference
+from flows.engine import FlowEvent, OutgoingMessage, Sprint, State
+from storage import appointments as appointment_store
 from storage import repositories as repo
-from storage.models import ConsentAnswer, Participant, ParticipantStatus
+from storage.models import Appointment, ConsentAnswer, Participant, ParticipantStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,16 @@ def interrupted(state: State) -> State | None:
 
 
 async def record(session: AsyncSession, participant: Participant, sprint: Sprint) -> None:
-    """Store the sprint's events and new state, and what they change about the participant."""
+    """Store the sprint's events and new state, and what they change about the participant.
+
+    Events of a run tied to an appointment are stored with its ``appointment_id`` and ``version``.
+    ``appointment_answer`` sets the appointment's latest answer; every other appointment event
+    (a reason, the participant's short text) lives in the append-only event log only.
+    """
+    now = utcnow()
     for event in sprint.events:
-        await repo.append_event(session, event.type, participant.id, event.payload, flow=event.flow, step=event.step)
+        payload = _payload(event)
+        await repo.append_event(session, event.type, participant.id, payload, flow=event.flow, step=event.step)
         if event.type == "language_chosen":
             participant.language = event.payload["language"]
         elif event.type == "consent":
@@ -59,8 +70,35 @@ async def record(session: AsyncSession, participant: Participant, sprint: Sprint
             await repo.record_consent(session, participant.id, str(event.payload["notice_version"]), answer)
             if answer == ConsentAnswer.AGREED:
                 participant.status = ParticipantStatus.ACTIVE
+        elif event.type == "appointment_answer":
+            await _set_appointment_answer(session, participant, payload, now)
+    if sprint.keep_state:
+        return  # a notice that asks nothing: the open question stays open
     state = sprint.state
     await repo.save_conversation(session, participant.id, state.flow, state.step, state.data)
+
+
+def _payload(event: FlowEvent) -> dict[str, Any]:
+    """The event's payload as stored: a run's ref becomes the appointment's id and version."""
+    if event.ref is None:
+        return event.payload
+    booking = parse_reference(event.ref) if event.flow == REMINDER_FLOW else None
+    if booking is None:
+        return {"ref": event.ref, **event.payload}
+    return {"appointment_id": booking[0], "version": booking[1], **event.payload}
+
+
+async def _set_appointment_answer(session: AsyncSession, participant: Participant, payload: dict[str, Any], now: datetime) -> None:
+    answer, appointment_id = payload.get("answer"), payload.get("appointment_id")
+    if answer not in appointment_store.ANSWERS or appointment_id is None:
+        log.warning("appointment_answer %r for appointment %r is not one of %s: kept in the event log only", answer, appointment_id, appointment_store.ANSWERS)
+        return
+    appointment = await session.get(Appointment, appointment_id)
+    if appointment is None or appointment.participant_id != participant.id:
+        log.warning("participant %s answered appointment %s, which is not theirs: kept in the event log only", participant.id, appointment_id)
+        return
+    # Only while that booking is current, booked and ahead: a move or the start in between wins.
+    await appointment_store.set_answer(session, appointment_id, answer, version=payload["version"], now=now)
 
 
 def keyboard(message: OutgoingMessage) -> InlineKeyboardMarkup | None:

@@ -8,6 +8,7 @@ Format (spec 1)::
     spec: 1
     flow: onboarding              # id: a-z, 0-9, _ (at most 16), same as the file name
     start: privacy                # the first step
+    entries: [moved]              # optional: other steps a caller may start at (a notice)
     variables: [name]             # the {placeholders} texts may use, filled in by the caller
     steps:
       privacy:
@@ -17,10 +18,18 @@ Format (spec 1)::
       welcome:
         say: "..."
         end: true                 # or next: <step> to go on without waiting
+      note:
+        say: "Skriv några ord, eller tryck på Hoppa över."
+        text_input: {event: note, next: thanks, max_length: 200}   # wait for a short text
+        buttons:
+          - {id: skip, label: Hoppa över, next: thanks}
 
-A step is exactly one of: ``buttons`` (wait for a press), ``language_picker: true`` (one button per
-language, each in its own script; with ``next`` to go on after the choice), ``next`` (say and go
-on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop without waiting.
+A step is exactly one of: ``buttons`` (wait for a press), ``text_input`` (wait for a typed text of
+at most ``max_length`` characters, and with ``buttons`` for a press as well), ``language_picker:
+true`` (one button per language, each in its own script; with ``next`` to go on after the choice),
+``next`` (say and go on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop
+without waiting. Step names ``ref``, ``variables`` and ``interrupted`` are taken: the conversation
+state keeps other things under them.
 """
 
 from __future__ import annotations
@@ -41,8 +50,12 @@ MAX_BUTTONS = 6  # more than six choices is too many for a small screen and a ne
 MAX_TEXT = 1000  # Telegram allows 4096; participants deserve far shorter
 MAX_LABEL = 40
 MAX_FILE_BYTES = 256 * 1024
+MAX_TEXT_INPUT = 1000  # the longest typed answer a text_input may ask for (the engine's LONG_TEXT)
 ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # short ids keep callback data under 64 bytes
+EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # event types are stored, never sent: they may be longer
 PAYLOAD_VALUE = (str, int, float, bool)
+# Keys of a conversation's state data besides the answers stored under each step's name.
+STATE_KEYS = frozenset({"ref", "variables", "interrupted"})
 
 
 class FlowError(ValueError):
@@ -65,6 +78,16 @@ class Button:
 
 
 @dataclass(frozen=True)
+class TextEntry:
+    """A step's typed answer: recorded as ``event`` with the text, then on to ``next``."""
+
+    event: str
+    next: str | None
+    max_length: int
+    line: int
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     say: str | None
@@ -74,10 +97,11 @@ class Step:
     end: bool = False
     line: int = 0  # the line of the step's name
     say_line: int = 0  # the line of its say text, for extraction
+    text_input: TextEntry | None = None
 
     @property
     def waits(self) -> bool:
-        return bool(self.buttons) or self.language_picker
+        return bool(self.buttons) or self.language_picker or self.text_input is not None
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,7 @@ class Flow:
     steps: dict[str, Step]
     variables: frozenset[str] = field(default_factory=frozenset)
     file: str = "<flow>"
+    entries: tuple[str, ...] = ()  # steps besides start that a caller may start at
 
     def texts(self) -> list[tuple[int, str, str]]:
         """(line, msgid, where) for every translatable text, for extraction and completeness checks."""
@@ -223,6 +248,14 @@ class _Checker:
             raise self.fail(node, where, f"unknown placeholder {{{sorted(unknown)[0]}}} (declared variables: {declared})")
         return value
 
+    def event(self, node: _Node, where: str) -> str:
+        rule = "use a-z, 0-9 and _, starting with a letter, at most 40 characters"
+        if not isinstance(node.value, str):
+            raise self.fail(node, where, f"must be an event name ({rule}), not {_kind(node.value)}")
+        if not EVENT.match(node.value):
+            raise self.fail(node, where, f"{node.value!r} is not an event name: {rule}")
+        return node.value
+
     def ident(self, node: _Node, where: str) -> str:
         rule = "use a-z, 0-9 and _, starting with a letter, at most 16 characters"
         if not isinstance(node.value, str):
@@ -232,7 +265,7 @@ class _Checker:
         return node.value
 
     def flow(self, root: _Node, expected_id: str | None) -> Flow:
-        top = self.mapping(root, "", {"spec", "flow", "start", "variables", "steps"}, {"spec", "flow", "start", "steps"})
+        top = self.mapping(root, "", {"spec", "flow", "start", "entries", "variables", "steps"}, {"spec", "flow", "start", "steps"})
         if type(top["spec"].value) is not int or top["spec"].value != SPEC_VERSION:  # `spec: true` is not 1
             raise self.fail(top["spec"], "spec", f"unsupported version {top['spec'].value!r}; this Stegvis reads spec {SPEC_VERSION}")
         flow_id = self.ident(top["flow"], "flow")
@@ -253,10 +286,24 @@ class _Checker:
         for key, node in steps_node.value.items():
             key_line = steps_node.key_lines[key]
             self.ident(_Node(key, key_line), f"steps.{key}")
+            if key in STATE_KEYS:
+                raise FlowError(self.file, key_line, f"steps.{key}", f"'{key}' is a reserved name (the conversation state keeps other data under it); choose another")
             steps[key] = self.step(key, node, variables, key_line)
         start = self.target(top["start"], "start")
+        entries = self.entries(top["entries"], start) if "entries" in top else ()
         self.no_silent_loops(steps)
-        return Flow(flow_id, start, steps, variables, self.file)
+        return Flow(flow_id, start, steps, variables, self.file, entries)
+
+    def entries(self, node: _Node, start: str) -> tuple[str, ...]:
+        if not isinstance(node.value, list) or not node.value:
+            raise self.fail(node, "entries", "must be a list of step names (the steps a caller may start at besides start)")
+        found: list[str] = []
+        for index, item in enumerate(node.value):
+            name = self.target(item, f"entries[{index}]")
+            if name == start or name in found:
+                raise self.fail(item, f"entries[{index}]", f"{name!r} is already {'the start' if name == start else 'listed'}")
+            found.append(name)
+        return tuple(found)
 
     def target(self, node: _Node, where: str) -> str:
         """A step name that must exist: start, or a step's or button's next."""
@@ -269,13 +316,17 @@ class _Checker:
 
     def step(self, step_id: str, node: _Node, variables: frozenset[str], line: int) -> Step:
         where = f"steps.{step_id}"
-        fields = self.mapping(node, where, {"say", "buttons", "language_picker", "next", "end"}, set(), line)
-        kinds = [kind for kind in ("buttons", "language_picker", "next", "end") if kind in fields]
+        fields = self.mapping(node, where, {"say", "buttons", "text_input", "language_picker", "next", "end"}, set(), line)
+        kinds = [kind for kind in ("buttons", "text_input", "language_picker", "next", "end") if kind in fields]
         if kinds == ["language_picker", "next"]:
             kinds = ["language_picker"]  # the picker waits, then goes on to next
+        if kinds == ["buttons", "text_input"]:
+            kinds = ["text_input"]  # waits for a typed text or a press
         if len(kinds) != 1:
-            problem = "needs exactly one of buttons, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else " (add end: true if the flow finishes here)")
-            if "buttons" in kinds and "next" in kinds:
+            problem = "needs exactly one of buttons, text_input, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else " (add end: true if the flow finishes here)")
+            if "text_input" in kinds:
+                problem += "; text_input may go with buttons only: give text_input its own next"
+            elif "buttons" in kinds and "next" in kinds:
                 problem += "; to go on after a press, give each button its own next"
             raise FlowError(self.file, line, where, problem)
         for flag in ("language_picker", "end"):
@@ -290,12 +341,26 @@ class _Checker:
         buttons: tuple[Button, ...] = ()
         if "buttons" in fields:
             buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables)
+        text_input = self.text_input(fields["text_input"], f"{where}.text_input", node.key_lines["text_input"]) if "text_input" in fields else None
         next_step = None
         if "next" in fields:
             next_step = self.target(fields["next"], f"{where}.next")
             self.next_lines[step_id] = fields["next"].line
         say_line = fields["say"].line if "say" in fields else line
-        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line)
+        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input)
+
+    def text_input(self, node: _Node, where: str, line: int) -> TextEntry:
+        fields = self.mapping(node, where, {"event", "next", "max_length"}, {"max_length"}, line)
+        limit = fields["max_length"]
+        if type(limit.value) is not int or not 1 <= limit.value <= MAX_TEXT_INPUT:  # `max_length: true` is not 1
+            if isinstance(limit.value, str):
+                shown = "a text (write the number without quotes)"
+            else:
+                shown = str(limit.value) if isinstance(limit.value, (int, float)) and not isinstance(limit.value, bool) else _kind(limit.value)
+            raise self.fail(limit, f"{where}.max_length", f"must be a whole number of characters from 1 to {MAX_TEXT_INPUT}, not {shown}")
+        event = self.event(fields["event"], f"{where}.event") if "event" in fields else "answered"
+        next_step = self.target(fields["next"], f"{where}.next") if "next" in fields else None
+        return TextEntry(event, next_step, limit.value, line)
 
     def buttons(self, node: _Node, where: str, variables: frozenset[str]) -> tuple[Button, ...]:
         if not isinstance(node.value, list) or not node.value:
@@ -312,7 +377,7 @@ class _Checker:
             seen.add(button_id)
             label = self.text(fields["label"], f"{here}.label", MAX_LABEL, frozenset())
             next_step = self.target(fields["next"], f"{here}.next") if "next" in fields else None
-            event = self.ident(fields["event"], f"{here}.event") if "event" in fields else "answered"
+            event = self.event(fields["event"], f"{here}.event") if "event" in fields else "answered"
             payload = {}
             if "payload" in fields:
                 payload_node = fields["payload"]

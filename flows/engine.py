@@ -3,10 +3,18 @@
 Nothing here talks to Telegram or the database: the caller (``bot/``) sends the messages and
 stores the state and the events. State is plain data (``State.to_dict``), saved after every
 step, so a restart in the middle of a conversation loses nothing.
+
+A run may be about one thing outside the conversation, such as an appointment: the caller starts
+it with a ``ref`` (short ASCII, e.g. ``7v2``). The ref is kept in the state, carried in every
+button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every event, so a press is tied
+to that one thing: a press whose ref is not the waiting question's is a press on an old message.
+Such a run also keeps the values its texts were filled with, so a question asked again (/help, a
+typed text) reads the same even when the caller no longer knows which thing it was about.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +23,14 @@ from flows.definition import Flow, Step
 from locales import LANGUAGES, Catalogs, Texts
 from locales.languages import picker_order
 
-DATA_PREFIX = "s"  # callback data: "s:<flow>:<step>:<option>", ids only, never text
+DATA_PREFIX = "s"  # callback data: "s:<flow>:<step>:<option>[:<ref>]", ids only, never text
 LONG_TEXT = 1000
+# Telegram's 64 bytes of callback data hold "s:" and three 16-character ids with their colons
+# (53 bytes), and a ref of up to 11 characters after the last colon.
+MAX_REF = 11
+REF = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_REF}}}")
+REF_KEY, VARIABLES_KEY = "ref", "variables"  # in State.data (flows.definition.STATE_KEYS)
+TEXT_ANSWER = "text"  # stored in the state for a typed answer; the text itself only in its event
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ class FlowEvent:
     payload: dict[str, Any]
     flow: str | None
     step: str | None
+    ref: str | None = None  # the thing the run is about (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,11 @@ class State:
     @property
     def waiting(self) -> bool:
         return self.flow is not None and self.step is not None
+
+    @property
+    def ref(self) -> str | None:
+        ref = self.data.get(REF_KEY)
+        return ref if isinstance(ref, str) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"flow": self.flow, "step": self.step, "data": dict(self.data)}
@@ -91,6 +111,9 @@ class Sprint:
     events: tuple[FlowEvent, ...] = ()
     chosen: str | None = None  # label of the pressed button, shown under the answered question
     notice: str | None = None  # short reply to a button press that changed nothing
+    # A message Stegvis sends on its own that asks nothing (a notice): the caller leaves the
+    # conversation where it was instead of storing `state`.
+    keep_state: bool = False
 
 
 class Engine:
@@ -98,9 +121,14 @@ class Engine:
         self.flows = dict(flows)
         self.catalogs = catalogs
 
-    def start(self, flow_id: str, *, language: str | None, variables: Mapping[str, Any] = {}, at: str | None = None) -> Sprint:
+    def start(
+        self, flow_id: str, *, language: str | None, variables: Mapping[str, Any] = {}, at: str | None = None, ref: str | None = None
+    ) -> Sprint:
+        """Start a flow at its start (or at the step `at`); `ref` ties the run to one thing."""
         flow = self.flows[flow_id]
-        run = _Run(self, flow, language, variables, State(flow.id, None, {}))
+        if ref is not None and not REF.fullmatch(ref):
+            raise ValueError(f"ref {ref!r} must be 1-{MAX_REF} characters of A-Z a-z 0-9 _ . - (it goes into Telegram's 64 bytes of callback data)")
+        run = _Run(self, flow, language, variables, State(flow.id, None, {REF_KEY: ref} if ref is not None else {}))
         run.enter(at or flow.start)
         return run.sprint()
 
@@ -133,11 +161,16 @@ class _Run:
 
     def __init__(self, engine: Engine, flow: Flow | None, language: str | None, variables: Mapping[str, Any], state: State):
         self.engine, self.flow, self.language = engine, flow, language
-        self.variables = variables
+        self.ref = state.ref
+        kept = state.data.get(VARIABLES_KEY) if self.ref is not None else None
+        self.variables = {**kept, **variables} if isinstance(kept, dict) else dict(variables)
         if flow is not None:  # before anything is sent or saved, not at the first text that needs them
-            missing = flow.variables - variables.keys()
+            missing = flow.variables - self.variables.keys()
             if missing:
                 raise ValueError(f"flow {flow.id!r} needs the variables {sorted(missing)}: pass them as variables={{...}}")
+            if self.ref is not None:  # the latest values, for a question asked again later
+                values = {name: self.variables[name] for name in sorted(flow.variables)}
+                state = State(state.flow, state.step, {**state.data, VARIABLES_KEY: values})
         self.state = state
         self.messages: list[OutgoingMessage] = []
         self.events: list[FlowEvent] = []
@@ -152,7 +185,7 @@ class _Run:
         return Sprint(self.state, self.language, tuple(self.messages), tuple(self.events), self.chosen, self.notice)
 
     def emit(self, type: str, payload: dict[str, Any], step: str | None) -> None:
-        self.events.append(FlowEvent(type, payload, self.flow.id if self.flow else None, step))
+        self.events.append(FlowEvent(type, payload, self.flow.id if self.flow else None, step, self.ref))
 
     def say(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
         self.messages.append(OutgoingMessage(text, buttons))
@@ -193,20 +226,26 @@ class _Run:
 
     def data(self, step: Step, option: str) -> str:
         assert self.flow is not None
-        return f"{DATA_PREFIX}:{self.flow.id}:{step.id}:{option}"
+        data = f"{DATA_PREFIX}:{self.flow.id}:{step.id}:{option}"
+        return f"{data}:{self.ref}" if self.ref is not None else data
 
     # --- inputs -----------------------------------------------------------------------------
 
     def press(self, step: Step | None, data: str) -> None:
         parts = data.split(":")
-        if len(parts) != 4 or parts[0] != DATA_PREFIX:
+        if len(parts) not in (4, 5) or parts[0] != DATA_PREFIX:
             return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
-        _, flow_id, step_id, option = parts
+        _, flow_id, step_id, option = parts[:4]
+        ref = parts[4] if len(parts) == 5 else None
         if step is None or self.flow is None or (flow_id, step_id) != (self.flow.id, step.id):
             known = flow_id in self.engine.flows and step_id in self.engine.flows[flow_id].steps
             if known:  # a button on an older message: that question was answered or has moved on
                 return self.refuse(step, self.texts.gettext("Den frågan är redan besvarad."))
             return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
+        if ref != self.ref:
+            if ref is not None and self.ref is not None:  # the same question about another thing: an older message
+                return self.refuse(step, self.texts.gettext("Den frågan är redan besvarad."))
+            return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))  # we never made that button
         if step.language_picker:
             if option not in LANGUAGES:
                 return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
@@ -241,7 +280,17 @@ class _Run:
             if len(text) > LONG_TEXT:
                 return self.say(self.texts.gettext("Ditt meddelande är för långt för mig. Skriv /help för hjälp, eller kontakta din handläggare."))
             return self.say(self.texts.gettext("Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."))
-        self.ask(step, hint=self.texts.gettext("Tryck på en av knapparna."))
+        entry = step.text_input
+        answer = text.strip()
+        if entry is None or not answer:
+            return self.ask(step, hint=self.texts.gettext("Tryck på en av knapparna."))
+        if len(answer) > entry.max_length:
+            # Nothing is recorded: the question again, so they can send a shorter text.
+            limit = entry.max_length
+            return self.ask(step, hint=self.texts.ngettext("Det är för långt. Skriv högst {n} tecken.", "Det är för långt. Skriv högst {n} tecken.", limit))
+        # The text goes into the event only: the state keeps that there was one, never what it said.
+        self.emit(entry.event, {"text": answer}, step.id)
+        self.answered(step, TEXT_ANSWER, entry.next)
 
     def media(self, step: Step | None, kind: str) -> None:
         if kind == "voice":

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from babel.messages.extract import extract
 
-from flows.definition import MAX_BUTTONS, MAX_LABEL, MAX_TEXT, Flow, FlowError, load_flow, parse_flow
+from flows.definition import MAX_BUTTONS, MAX_LABEL, MAX_TEXT, Flow, FlowError, TextEntry, load_flow, parse_flow
 from flows.extract import extract_flow
 from flows.library import DEFINITIONS, load_flows
 
@@ -170,6 +170,44 @@ def test_a_good_flow_loads_with_everything_in_it() -> None:
     assert flow.steps["thanks"].end
 
 
+TYPED = """\
+spec: 1
+flow: typed
+start: ask
+entries: [again]
+steps:
+  ask:
+    say: Varför?
+    text_input: {event: reason_given, next: thanks, max_length: 200}
+    buttons:
+      - {id: skip, label: Nej tack, next: thanks}
+  again:
+    say: Skriv igen.
+    text_input:
+      max_length: 1000
+  thanks:
+    say: Tack!
+    end: true
+"""
+
+
+def test_a_text_input_step_with_and_without_buttons() -> None:
+    flow = parse_flow(TYPED, file="typed.yaml", expected_id="typed")
+    assert flow.entries == ("again",)
+    ask, again = flow.steps["ask"], flow.steps["again"]
+    assert ask.waits and again.waits
+    assert ask.text_input == TextEntry("reason_given", "thanks", 200, 8)
+    assert [b.id for b in ask.buttons] == ["skip"]
+    assert again.text_input == TextEntry("answered", None, 1000, 13)  # the defaults: the flow ends after the text
+    assert again.buttons == ()
+    assert not flow.steps["thanks"].waits
+
+
+def test_event_names_may_be_longer_than_ids() -> None:
+    source = GOOD.replace("event: attendance", "event: appointment_decline_reason")
+    assert parse_flow(source).steps["ask"].buttons[0].event == "appointment_decline_reason"
+
+
 def test_literal_braces_and_texts_in_quotes() -> None:
     source = GOOD.replace("say: Tack!", "say: '{{Tack}}: vi ses!'")
     assert parse_flow(source).steps["thanks"].say == "{{Tack}}: vi ses!"
@@ -180,20 +218,21 @@ def test_every_shipped_flow_loads(path: Path) -> None:
     flow = load_flow(path)
     assert flow.id == path.stem
     assert flow.start in flow.steps
-    # Every step can be reached from the start: a step nobody reaches is a mistake in waiting.
-    reached, todo = set(), [flow.start]
+    # Every step can be reached from the start or another entry: a step nobody reaches is a mistake in waiting.
+    reached, todo = set(), [flow.start, *flow.entries]
     while todo:
         step = flow.steps[todo.pop()]
         if step.id in reached:
             continue
         reached.add(step.id)
-        todo += [target for target in [step.next, *(b.next for b in step.buttons)] if target]
+        typed = [step.text_input.next] if step.text_input else []
+        todo += [target for target in [step.next, *(b.next for b in step.buttons), *typed] if target]
     assert reached == set(flow.steps), f"unreachable steps in {path.name}: {set(flow.steps) - reached}"
 
 
 def test_library_loads_the_shipped_flows() -> None:
     flows = load_flows()
-    assert set(flows) == {path.stem for path in SHIPPED} >= {"onboarding", "language"}
+    assert set(flows) == {path.stem for path in SHIPPED} >= {"onboarding", "language", "reminder"}
     assert all(isinstance(flow, Flow) for flow in flows.values())
 
 
@@ -211,9 +250,10 @@ def test_extraction_yields_every_text_with_its_line_and_a_comment(path: Path) ->
     for line, funcname, message, comments in found:
         assert funcname is None
         source_line = lines[line - 1].strip()
-        # The line is where the text is written: the say: or label: line (a |- block starts there).
+        # The line is where the text is written: the say: or label: line (a |- block starts there),
+        # or a button written on one line, {id: ..., label: ...}.
         first_words = message.splitlines()[0][:20]
-        assert source_line.startswith(("say:", "label:")), (line, source_line)
+        assert source_line.startswith(("say:", "label:", "- {")), (line, source_line)
         assert first_words in source_line or source_line.endswith(("|-", "|", ">")), (line, source_line, message)
         [comment] = comments
         assert comment.startswith(f"flow step: {flow.id}.")

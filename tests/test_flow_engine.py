@@ -19,11 +19,14 @@ import difflib
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.reminders import messages as reminder_messages
 from flows.definition import Flow, parse_flow
 from flows.engine import (
     IDLE,
@@ -39,6 +42,7 @@ from flows.engine import (
 from flows.library import DEFINITIONS, load_flows
 from locales import LANGUAGES, Catalogs
 from locales.format import FSI, PDI
+from storage.models import Appointment
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -46,12 +50,19 @@ DOCS = ROOT / "docs" / "flows"
 UPDATE = os.environ.get("STEGVIS_UPDATE_GOLDEN") == "1"
 
 VARIABLES = {"name": "Amina"}  # what bot/app.py fills in: the participant's first name, in Latin script
+TZ = ZoneInfo("Europe/Stockholm")
+# The appointment the reminder transcripts are about: booked without a title, moved once (version 2).
+APPOINTMENT = Appointment(id=7, version=2, participant_id=1, starts_at=datetime(2026, 11, 24, 10, 30, tzinfo=TZ), place="Nygatan 19", title=None)
+REF = reminder_messages.reference(APPOINTMENT)  # "7v2"
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
 MAX_BUTTONS = 6
 
 # --- the scripts ------------------------------------------------------------------------------
 # One script per (flow, path). "{lang}" is the language of the transcript, "{other}" another one.
 #   participant   the language stored on the participant when the flow starts (None: not chosen)
+#   appointment   (reminder flow) start tied to APPOINTMENT: ref "7v2", its title, day, time and place
+#                 written the way bot/reminders/messages.py writes them in the transcript's language
+#   at            start at this step instead of the flow's start (a notice)
 #   inputs        what happens, in order:
 #     ["start", guess]  Engine.start; the guess is Telegram's app language, used until one is chosen
 #     ["press", data]   a button press with this callback data
@@ -60,7 +71,9 @@ MAX_BUTTONS = 6
 #     ["repeat"]        Engine.repeat, as after /start or /help in the middle of a flow
 # The language handed to the engine is what bot/ hands it: on start the participant's language or
 # else the guess; afterwards the participant's language, which only a language_chosen event changes
-# (bot/conversation.py). Each step of a transcript records it under "input".
+# (bot/conversation.py). Each step of a transcript records it under "input". After the start, the
+# engine is only given the participant's variables (as /help and a typed text give it): a reminder
+# keeps the appointment's values in its state.
 
 SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
     "onboarding": {
@@ -106,6 +119,93 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
                 ["text", "Tack!"],
                 ["media", "sticker"],
                 ["repeat"],
+            ],
+        },
+    },
+    "reminder": {
+        # A reminder, answered «Jag kommer».
+        "coming": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:coming:{ref}"],
+            ],
+        },
+        # «Jag kan inte komma», a reason, and a few words for the caseworker.
+        "cant_come_note": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:cant_come:{ref}"],
+                ["press", "s:reminder:reason:child_sick:{ref}"],
+                ["text", "Jag ringer dig i morgon."],
+            ],
+        },
+        # «Jag kan inte komma», a reason, and no words («Nej tack»).
+        "cant_come_skip": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:cant_come:{ref}"],
+                ["press", "s:reminder:reason:transport:{ref}"],
+                ["press", "s:reminder:words:skip:{ref}"],
+            ],
+        },
+        "new_time": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:new_time:{ref}"],
+            ],
+        },
+        # The appointment moved: the notice, then the same question about the new time.
+        "moved": {
+            "participant": "{lang}",
+            "appointment": True,
+            "at": "moved",
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:coming:{ref}"],
+            ],
+        },
+        # The appointment is cancelled: a notice, nothing to answer.
+        "cancelled": {
+            "participant": "{lang}",
+            "appointment": True,
+            "at": "cancelled",
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:coming:{ref}"],  # the reminder's button, after the notice
+            ],
+        },
+        "bad_inputs": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["text", "ja"],
+                ["media", "voice"],
+                ["press", "s:reminder:ask:coming:8v1"],  # another appointment's reminder: an older message
+                ["press", "s:reminder:ask:coming:7v1"],  # this appointment before it moved: an older message
+                ["press", "s:reminder:ask:coming"],  # forged: no ref
+                ["press", "s:reminder:ask:maybe:{ref}"],  # forged option
+                ["press", "s:reminder:reason:sick:{ref}"],  # a question not asked yet
+                ["repeat"],
+                ["press", "s:reminder:ask:cant_come:{ref}"],
+                ["press", "s:reminder:ask:coming:{ref}"],  # stale: answered
+                ["text", "Jag är sjuk"],  # words where a button is wanted
+                ["press", "s:reminder:reason:other:{ref}"],
+                ["text", "Jag " * 51],  # 204 characters, 203 without the last space: too long
+                ["media", "photo"],
+                ["repeat"],
+                ["text", "   "],  # only spaces: no answer
+                ["text", "Bussen går inte den dagen."],
+                ["press", "s:reminder:words:skip:{ref}"],  # stale: the flow has ended
+                ["text", "Tack!"],
             ],
         },
     },
@@ -179,10 +279,10 @@ def restarted(state: State) -> State:
     return again
 
 
-def record_input(flow: str, item: list[Any], language: str | None) -> dict[str, Any]:
+def record_input(flow: str, item: list[Any], language: str | None, start: dict[str, Any]) -> dict[str, Any]:
     kind = item[0]
     if kind == "start":
-        return {"start": flow, "guess": item[1], "language": language}
+        return {"start": flow, **start, "guess": item[1], "language": language}
     if kind == "repeat":
         return {"repeat": True, "language": language}
     return {kind: item[1], "language": language}
@@ -198,7 +298,7 @@ def record_message(message: OutgoingMessage) -> dict[str, Any]:
 def record(sprint: Sprint) -> dict[str, Any]:
     return {
         "messages": [record_message(message) for message in sprint.messages],
-        "events": [{"type": e.type, "payload": e.payload, "flow": e.flow, "step": e.step} for e in sprint.events],
+        "events": [{"type": e.type, "payload": e.payload, "flow": e.flow, "step": e.step, **({"ref": e.ref} if e.ref else {})} for e in sprint.events],
         "chosen": sprint.chosen,
         "notice": sprint.notice,
         "language": sprint.language,
@@ -208,12 +308,18 @@ def record(sprint: Sprint) -> dict[str, Any]:
 
 def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> dict[str, Any]:
     script = SCRIPTS[flow][path]
-    fill = {"lang": code, "other": other_language(code)}
+    fill = {"lang": code, "other": other_language(code), "ref": REF}
 
     def filled(value: Any) -> Any:
         return value.format(**fill) if isinstance(value, str) else value
 
     participant = filled(script["participant"])  # the language stored on the participant
+    start: dict[str, Any] = {key: script[key] for key in ("at",) if key in script}
+    variables = VARIABLES
+    if script.get("appointment"):
+        start["ref"] = REF
+        texts = engines[0].catalogs.texts(participant)
+        variables = {**VARIABLES, **reminder_messages.variables(APPOINTMENT, texts, TZ)}
     state = IDLE
     steps = []
     guess = None  # Telegram's app language, which the bot keeps using until one is chosen
@@ -224,7 +330,7 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
         if item[0] == "start":
             guess = item[1]
             language = participant or guess
-            sprint = engine.start(flow, language=language, variables=VARIABLES)
+            sprint = engine.start(flow, language=language, variables=variables, **start)
         elif item[0] == "repeat":
             language = participant or guess
             sprint = engine.repeat(state, language=language, variables=VARIABLES)
@@ -233,13 +339,13 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
             given: Input = {"press": Press, "text": TextInput, "media": MediaInput}[item[0]](item[1])
             sprint = engine.resume(state, given, language=language, variables=VARIABLES)
         check_sprint(engine, sprint)
-        steps.append({"input": record_input(flow, item, language), **record(sprint)})
+        steps.append({"input": record_input(flow, item, language, start), **record(sprint)})
         for event in sprint.events:
             if event.type == "language_chosen":
                 participant = event.payload["language"]
                 assert sprint.language == participant
         state = sprint.state
-    return {"flow": flow, "path": path, "language": code, "variables": VARIABLES, "steps": steps}
+    return {"flow": flow, "path": path, "language": code, "variables": variables, "steps": steps}
 
 
 # --- what must hold in every transcript, whatever the golden file says ------------------------
@@ -594,3 +700,134 @@ def test_answers_are_kept_in_the_state_until_the_flow_ends(chain_engine: Engine)
     sprint = chain_engine.resume(state, Press("s:chain:ask:come"), language="ti", variables={"name": "Ali"})
     assert [m.text for m in sprint.messages] == ["Vi ses!"]
     assert sprint.state == IDLE
+
+
+# --- runs tied to one thing (a ref), and typed answers -----------------------------------------
+
+
+def reminder_variables(code: str, catalogs: Catalogs) -> dict[str, str]:
+    return reminder_messages.variables(APPOINTMENT, catalogs.texts(code), TZ)
+
+
+def at_reminder(engine: Engine, code: str = "sv", ref: str = REF) -> State:
+    return engine.start("reminder", language=code, variables=reminder_variables(code, engine.catalogs), ref=ref).state
+
+
+def test_a_ref_is_kept_in_the_state_and_carried_by_every_button(engine: Engine) -> None:
+    sprint = engine.start("reminder", language="sv", variables=reminder_variables("sv", engine.catalogs), ref="7v2")
+    assert sprint.state.ref == "7v2" and sprint.state.data["ref"] == "7v2"
+    [question] = sprint.messages
+    assert [row[0].data for row in question.buttons] == ["s:reminder:ask:coming:7v2", "s:reminder:ask:cant_come:7v2", "s:reminder:ask:new_time:7v2"]
+    answered = engine.resume(restarted(sprint.state), Press("s:reminder:ask:cant_come:7v2"), language="sv", variables=VARIABLES)
+    assert [event.ref for event in answered.events] == ["7v2"]
+    assert all(button.data.endswith(":7v2") for row in answered.messages[0].buttons for button in row)
+
+
+def test_flows_started_without_a_ref_keep_no_ref_and_no_values(engine: Engine) -> None:
+    sprint = engine.start("onboarding", language="sv", variables=VARIABLES, at="privacy")
+    assert sprint.state.ref is None and sprint.state.data == {}
+    assert all(button.data.count(":") == 3 for row in sprint.messages[0].buttons for button in row)
+
+
+@pytest.mark.parametrize("ref", ["", "7:2", "7 2", "a" * 12, "ä", "7v2\n"])
+def test_a_ref_that_would_not_fit_or_parse_is_refused_before_anything_is_sent(engine: Engine, ref: str) -> None:
+    with pytest.raises(ValueError, match=r"^ref .* must be 1-11 characters of A-Z a-z 0-9 _ \. -"):
+        engine.start("reminder", language="sv", variables=reminder_variables("sv", engine.catalogs), ref=ref)
+
+
+def test_the_longest_ids_and_ref_fit_in_callback_data(catalogs: Catalogs) -> None:
+    longest = "a" * 16
+    source = f"spec: 1\nflow: {longest}\nstart: {longest}\nsteps:\n  {longest}:\n    say: Kommer du?\n    buttons:\n      - {{id: {longest}, label: Ja}}\n"
+    engine = Engine({longest: parse_flow(source)}, catalogs)
+    [message] = engine.start(longest, language="sv", ref="9" * 11).messages
+    assert len(message.buttons[0][0].data.encode()) == MAX_CALLBACK_BYTES
+
+
+@pytest.mark.parametrize(
+    ("data", "notice"),
+    [
+        ("s:reminder:ask:coming:8v2", "Den frågan är redan besvarad."),  # another appointment's reminder
+        ("s:reminder:ask:coming:7v1", "Den frågan är redan besvarad."),  # this one before it moved
+        ("s:reminder:ask:coming", "Den knappen fungerar inte."),  # we never made a reminder button without a ref
+        ("s:reminder:ask:coming:7v2:x", "Den knappen fungerar inte."),
+    ],
+)
+def test_a_press_with_another_ref_is_a_press_on_an_old_message(engine: Engine, data: str, notice: str) -> None:
+    state = at_reminder(engine)
+    sprint = engine.resume(state, Press(data), language="sv", variables=VARIABLES)
+    assert (sprint.notice, sprint.events, sprint.state, sprint.chosen) == (notice, (), state, None)
+    assert sprint.messages == engine.repeat(state, language="sv").messages
+
+
+def test_a_ref_on_a_flow_without_one_does_not_work(engine: Engine) -> None:
+    state = at_privacy(engine)
+    sprint = engine.resume(state, Press("s:onboarding:privacy:agree:7v2"), language="sv", variables=VARIABLES)
+    assert (sprint.notice, sprint.events, sprint.state) == ("Den knappen fungerar inte.", (), state)
+
+
+def test_a_run_with_a_ref_keeps_its_values_for_a_question_asked_again(engine: Engine) -> None:
+    state = restarted(at_reminder(engine, "ar"))
+    again = engine.repeat(state, language="ar")  # /help: the caller knows nothing about the appointment
+    assert again.messages == engine.start("reminder", language="ar", variables=reminder_variables("ar", engine.catalogs), ref=REF).messages
+    # Fresh values from the caller win, and are kept from then on.
+    fresh = {**reminder_variables("ar", engine.catalogs), "place": "Skäggetorp centrum"}
+    sprint = engine.resume(state, TextInput("نعم"), language="ar", variables=fresh)
+    assert f"{FSI}Skäggetorp centrum{PDI}" in sprint.messages[0].text
+    assert sprint.state.data["variables"]["place"] == "Skäggetorp centrum"
+
+
+def at_words(engine: Engine, code: str = "sv") -> State:
+    state = at_reminder(engine, code)
+    state = engine.resume(state, Press(f"s:reminder:ask:cant_come:{REF}"), language=code).state
+    state = engine.resume(state, Press(f"s:reminder:reason:sick:{REF}"), language=code).state
+    assert (state.flow, state.step) == ("reminder", "words")
+    return state
+
+
+def test_a_typed_answer_is_an_event_and_never_kept_in_the_state(engine: Engine) -> None:
+    state = at_words(engine)
+    sprint = engine.resume(state, TextInput("  Jag har feber.  "), language="sv")
+    assert [(e.type, e.payload, e.step, e.ref) for e in sprint.events] == [
+        ("appointment_decline_note", {"text": "Jag har feber."}, "words", REF),
+        ("flow_completed", {"flow": "reminder"}, "thanks", REF),
+    ]
+    assert sprint.state == IDLE and sprint.chosen is None
+    assert "feber" not in json.dumps(engine.resume(state, TextInput("x"), language="sv").state.to_dict())
+
+
+@pytest.mark.parametrize(("code", "hint"), [("sv", "Det är för långt. Skriv högst 200 tecken."), ("ar", f"النص طويل جدًا. اكتب {FSI}200{PDI} حرف على الأكثر.")])
+def test_a_typed_answer_that_is_too_long_asks_again_and_records_nothing(engine: Engine, code: str, hint: str) -> None:
+    state = at_words(engine, code)
+    sprint = engine.resume(state, TextInput("x" * 201), language=code)
+    assert (sprint.events, sprint.state, sprint.notice) == ((), state, None)
+    [message] = sprint.messages
+    assert message.text.split("\n\n") == [hint, engine.repeat(state, language=code).messages[0].text]
+    assert message.buttons == engine.repeat(state, language=code).messages[0].buttons
+    exactly = engine.resume(state, TextInput("x" * 200), language=code)
+    assert exactly.events[0].payload == {"text": "x" * 200}
+
+
+def test_a_blank_text_is_no_answer(engine: Engine) -> None:
+    state = at_words(engine)
+    sprint = engine.resume(state, TextInput(" \n "), language="sv")
+    assert (sprint.events, sprint.state) == ((), state)
+    assert sprint.messages[0].text.startswith("Tryck på en av knapparna.\n\n")
+
+
+def test_a_notice_entry_says_and_ends(engine: Engine) -> None:
+    sprint = engine.start("reminder", language="sv", variables=reminder_variables("sv", engine.catalogs), at="cancelled", ref=REF)
+    assert [m.text for m in sprint.messages] == ["Inställt: Möte med din handläggare\n📅 tisdag 24 november kl. 10:30\nDu behöver inte komma."]
+    assert sprint.state == IDLE and not sprint.keep_state  # keep_state is for the caller to set (bot/reminders/messages.py)
+
+
+@pytest.mark.parametrize("code", list(LANGUAGES))
+def test_the_reminder_is_a_short_first_message(engine: Engine, code: str) -> None:
+    # A realistic long title and place: still within the 200 characters of a first message.
+    appointment = Appointment(id=12345, version=3, participant_id=1, starts_at=APPOINTMENT.starts_at,
+                              place="Jobb- och kunskapstorget, Nygatan 19", title="Uppföljning av din planering")
+    values = reminder_messages.variables(appointment, engine.catalogs.texts(code), TZ)
+    for at in ("ask", "moved", "cancelled"):
+        sprint = engine.start("reminder", language=code, variables=values, at=at, ref=reminder_messages.reference(appointment))
+        for message in sprint.messages:
+            assert len(message.text) <= 200, (code, at, len(message.text), message.text)
+            assert message.text.splitlines()[0] and len(message.text.splitlines()[0]) <= 60
