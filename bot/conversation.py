@@ -75,6 +75,8 @@ async def record(session: AsyncSession, participant: Participant, sprint: Sprint
     if sprint.keep_state:
         return  # a notice that asks nothing: the open question stays open
     state = sprint.state
+    if not sprint.events and state == await load_state(session, participant):
+        return  # nothing moved (a repeated question, an idle reply): no write on the hot path
     await repo.save_conversation(session, participant.id, state.flow, state.step, state.data)
 
 
