@@ -5,6 +5,7 @@ Names are the documented ones: ``STEGVIS_*`` for Stegvis itself, ``TELEGRAM_*`` 
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,15 @@ class Settings(BaseSettings):
     webhook_listen: str = Field("127.0.0.1:8080", validation_alias="STEGVIS_WEBHOOK_LISTEN")
     reminder_lead_times: str = Field(DEFAULT_LEAD_TIMES, validation_alias="STEGVIS_REMINDER_LEAD_TIMES")
     quiet_hours: str = Field(DEFAULT_QUIET_HOURS, validation_alias="STEGVIS_QUIET_HOURS")
+    # The outbox sender (bot/sender.py). Telegram allows about 30 messages a second in bulk and
+    # about one a second per chat; the defaults stay under both. The rate is per process.
+    send_rate: float = Field(25.0, validation_alias="STEGVIS_SEND_RATE")
+    send_rate_per_chat: float = Field(1.0, validation_alias="STEGVIS_SEND_RATE_PER_CHAT")
+    send_max_attempts: int = Field(5, validation_alias="STEGVIS_SEND_MAX_ATTEMPTS")
+    send_interval: float = Field(2.0, validation_alias="STEGVIS_SEND_INTERVAL")
+    # A message claimed longer ago than this by a process that stopped renewing its claim (it
+    # died) is handed to another sender. Renewed every third of it while the process lives.
+    send_lease: float = Field(60.0, validation_alias="STEGVIS_SEND_LEASE")
 
     @field_validator("database_url")
     @classmethod
@@ -85,6 +95,37 @@ class Settings(BaseSettings):
         QuietHours.parse(value)
         return value
 
+    @field_validator("send_rate", mode="before")
+    @classmethod
+    def _send_rate(cls, value: object) -> float:
+        return _number(value, "messages a second, e.g. 25", low=0, high=1000)
+
+    @field_validator("send_rate_per_chat", mode="before")
+    @classmethod
+    def _send_rate_per_chat(cls, value: object) -> float:
+        return _number(value, "messages a second to one chat, e.g. 1", low=0, high=30)
+
+    @field_validator("send_max_attempts", mode="before")
+    @classmethod
+    def _send_max_attempts(cls, value: object) -> int:
+        number = _number(value, "tries before a message is marked failed, e.g. 5", low=0, high=100)
+        if number != int(number):
+            raise ValueError("must be a whole number of tries before a message is marked failed, e.g. 5")
+        return int(number)
+
+    @field_validator("send_interval", mode="before")
+    @classmethod
+    def _send_interval(cls, value: object) -> float:
+        return _number(value, "seconds between two looks at the outbox, e.g. 2", low=0, high=3600)
+
+    @field_validator("send_lease", mode="before")
+    @classmethod
+    def _send_lease(cls, value: object) -> float:
+        number = _number(value, "seconds, e.g. 60", low=0, high=86400)
+        if number < 1:
+            raise ValueError("must be at least 1 second, e.g. 60")
+        return number
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -96,6 +137,22 @@ class Settings(BaseSettings):
     @cached_property
     def quiet(self) -> QuietHours | None:
         return QuietHours.parse(self.quiet_hours)
+
+
+def _number(value: object, unit: str, *, low: float, high: float) -> float:
+    """A number in (low, high]; the error names the unit so the one-line message says what is wanted."""
+    try:
+        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except ValueError:
+        raise ValueError(f"must be a number of {unit}") from None
+    # float() takes "nan" and "inf", which would stall or flood the sender.
+    if not math.isfinite(number) or isinstance(value, bool):
+        raise ValueError(f"must be a number of {unit}")
+    if number <= low:
+        raise ValueError(f"must be more than {low:g}: a number of {unit}")
+    if number > high:
+        raise ValueError(f"must be at most {high:g}: a number of {unit}")
+    return number
 
 
 class SettingsError(Exception):

@@ -1,8 +1,10 @@
 """``stegvis demo``: the real bot against a local Bot API sandbox, with no token and no network.
 
 It creates a demo caseworker and one participant per language, walks each through onboarding as
-a person would (open the invite link, pick the language, agree to the privacy notice), and prints
-what the bot said, what was pressed, and the events stored.
+a person would (open the invite link, pick the language, agree to the privacy notice), books an
+appointment for each, lets the real sender deliver the reminder, answers it, and prints what the
+bot said, what was pressed, and the events stored. Quiet hours are off in the demo, so the
+reminders go out at whatever hour it runs.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from bot import admin
 from bot.app import Stegvis
 from bot.config import load_settings
+from bot.appointments import book_appointment, list_appointments
 from bot.run import start
+from bot.scheduler import start_scheduler
 from bot.sandbox import BotAPISandbox, SandboxUser
 from locales import LANGUAGES
 from storage import repositories as repo
@@ -30,14 +35,21 @@ class DemoPerson:
     name: str
     language: str  # what they will pick
     app_language: str | None  # what their Telegram app reports; Somali and Tigrinya have none
+    title: str | None  # of their appointment
+    place: str
+    answer: tuple[int | str, ...]  # buttons pressed (by position) or words written to the reminder
 
+
+COMING, CANT_COME, NEW_TIME = 0, 1, 2
+CHILD_SICK, TRANSPORT = 1, 3
+NO_THANKS = 0
 
 PEOPLE = (
-    DemoPerson("Sara Lindqvist", "sv", "sv"),
-    DemoPerson("Hassan Al-Khatib", "ar", "ar"),
-    DemoPerson("Amina Yusuf", "so", "en"),
-    DemoPerson("Zahra Ahmadi", "fa_AF", "fa"),
-    DemoPerson("Senait Tesfay", "ti", None),
+    DemoPerson("Sara Lindqvist", "sv", "sv", "Arbetsplatskörkortet", "Idrott och service, Skäggetorp centrum", (COMING,)),
+    DemoPerson("Hassan Al-Khatib", "ar", "ar", None, "Jobb- och kunskapstorget, Nygatan 19", (CANT_COME, CHILD_SICK, NO_THANKS)),
+    DemoPerson("Amina Yusuf", "so", "en", "Kompletterande språkträning", "Bilda, Berga", (NEW_TIME,)),
+    DemoPerson("Zahra Ahmadi", "fa_AF", "fa", None, "Jobb- och kunskapstorget, Nygatan 19", (COMING,)),
+    DemoPerson("Senait Tesfay", "ti", None, "Hoppfull framtid", "Stadsmissionen, Linköping", (CANT_COME, TRANSPORT, "ኣውቶቡስ የለን")),
 )
 
 
@@ -51,14 +63,17 @@ async def run_demo(out: Callable[[str], None] = print, directory: Path = DEMO_DI
             telegram_bot_token=sandbox.token,
             telegram_api_url=sandbox.url,
             telegram_bot_username=sandbox.bot_username,
+            quiet_hours="",
         )
         stegvis = Stegvis.create(settings)
         bot, dispatcher = await start(stegvis)
         polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+        scheduling = start_scheduler(stegvis, bot)
         try:
             out(f"Stegvis demo: the real bot, polling a local Bot API sandbox at {sandbox.url}; database {database_file}\n")
             await walk_through(stegvis, sandbox, out)
         finally:
+            await scheduling.stop()
             with contextlib.suppress(RuntimeError):
                 await dispatcher.stop_polling()
             await polling
@@ -71,15 +86,43 @@ async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[
     database = stegvis.database
     caseworker = await admin.add_caseworker(database, "Karin Lund", "karin.lund@example.se")
     out(f"Caseworker {caseworker['caseworker_id']}: {caseworker['name']} (Jobb- och kunskapstorget)\n")
+    users = []
     for number, person in enumerate(PEOPLE, start=1):
         added = await admin.add_participant(database, stegvis.settings, person.name, caseworker["caseworker_id"], bot_username=sandbox.bot_username)
         user = sandbox.user(7000 + number, person.name.split()[0], language_code=person.app_language)
         await onboard(user, added["invite_code"], person)
+        users.append((person, added["participant_id"], user))
         native = LANGUAGES[person.language].native_name
         out(f"── {person.name} · {native} · Telegram app language: {person.app_language or 'none'} ──")
         out(f"invite link: {added['link']}")
         out(user.format_transcript())
         out("")
+
+    tz = stegvis.settings.tz
+    # The day after tomorrow at 10:30: the 3-day reminder is overdue and goes out at once, the
+    # 1-day reminder waits for tomorrow at 10:30.
+    starts_at = datetime.combine(datetime.now(tz).date() + timedelta(days=2), time(10, 30), tzinfo=tz)
+    out(f"Appointments booked for {starts_at:%Y-%m-%d %H:%M} ({stegvis.settings.timezone}); the sender delivers the reminders:\n")
+    onboarded = {user.id: len(user.transcript) for _, _, user in users}
+    for person, participant_id, user in users:
+        await book_appointment(database, stegvis.settings, participant_id, starts_at, person.place, person.title)
+    for person, participant_id, user in users:
+        await user.next_reply(timeout=15)  # the reminder, sent by the sender on its next tick
+        for step in person.answer:
+            if isinstance(step, int):
+                await user.press(step)
+            else:
+                await user.send(step)
+            await user.next_reply()
+        out(f"── {person.name} ──")
+        out("\n".join(user.transcript[onboarded[user.id]:]))
+        out("")
+    listing = await list_appointments(database, stegvis.settings)
+    out("Appointments as the caseworker sees them (stegvis appointment list):")
+    for appointment in listing["appointments"]:
+        reminders = ", ".join(f"{r['lead']} {r['status']}" for r in appointment["reminders"])
+        out(f"  #{appointment['id']} participant {appointment['participant_id']}: {appointment['starts_at']} · answer: {appointment['answer']} · reminders: {reminders}")
+    out("")
     async with database.sessions() as session:
         events = await repo.list_events(session)
         names = {p.id: p.name for p in await repo.list_participants(session)}

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.app import Stegvis
 from bot.menu import register_commands
+from bot.scheduler import start_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,12 @@ async def start(stegvis: Stegvis) -> tuple[Bot, Dispatcher]:
 
 async def run_polling(stegvis: Stegvis, *, handle_signals: bool = True) -> None:
     bot, dispatcher = await start(stegvis)
+    scheduling = start_scheduler(stegvis, bot)
     try:
         await bot.delete_webhook()
         await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=handle_signals)
     finally:
+        await scheduling.stop()
         await bot.session.close()
         await stegvis.database.dispose()
 
@@ -51,9 +54,11 @@ async def run_webhook(stegvis: Stegvis, url: str) -> None:
     await web.TCPSite(runner, host, int(port)).start()
     await bot.set_webhook(url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types())
     log.info("listening on %s for updates posted to %s", stegvis.settings.webhook_listen, url)
+    scheduling = start_scheduler(stegvis, bot)
     try:
         await asyncio.Event().wait()
     finally:
+        await scheduling.stop()
         await bot.delete_webhook()
         await runner.cleanup()
         await stegvis.database.dispose()
