@@ -15,7 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reminders.messages import REMINDER_FLOW, parse_reference
@@ -146,6 +146,23 @@ async def reply_to_chat(bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, text)
     except (TelegramForbiddenError, TelegramBadRequest) as error:
         log.info("could not answer an unknown chat: %s", error.message)
+
+
+async def carry_out_press(callback: CallbackQuery, bot: Bot, session: AsyncSession, participant: Participant, sprint: Sprint) -> None:
+    """A button press: record it, answer the press, show the choice under the question, send what follows."""
+    await record(session, participant, sprint)
+    await session.commit()
+    await callback.answer(sprint.notice)
+    message = callback.message
+    if sprint.chosen and isinstance(message, Message) and message.text:
+        # Keep the question on screen with the answer under it, and take the buttons away.
+        try:
+            await message.edit_text(f"{message.text}\n\n✅ {sprint.chosen}", reply_markup=None)
+        except TelegramBadRequest as error:
+            log.info("could not mark the answered question: %s", error.message)
+        except TelegramForbiddenError:
+            return await mark_unreachable(session, participant)  # blocked the bot right after pressing
+    await send(bot, session, participant, sprint.messages)
 
 
 async def carry_out(bot: Bot, session: AsyncSession, participant: Participant, sprint: Sprint) -> bool:

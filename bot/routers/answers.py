@@ -7,11 +7,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import carry_out, interrupted, load_state, mark_unreachable, record, send
+from bot.conversation import carry_out, carry_out_press, interrupted, load_state, send
 from flows.engine import DATA_PREFIX, Input, MediaInput, OutgoingMessage, Press, TextInput
 from locales import Texts
 from storage.models import Participant
@@ -35,19 +34,7 @@ async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, partic
         # The flow that interrupted a question has ended: ask that question again, in the new language.
         again = stegvis.engine.repeat(back, language=sprint.language, variables=variables)
         sprint = replace(sprint, state=again.state, messages=sprint.messages + again.messages)
-    await record(session, participant, sprint)
-    await session.commit()
-    await callback.answer(sprint.notice)
-    message = callback.message
-    if sprint.chosen and isinstance(message, Message) and message.text:
-        # Keep the question on screen with the answer under it, and take the buttons away.
-        try:
-            await message.edit_text(f"{message.text}\n\n✅ {sprint.chosen}", reply_markup=None)
-        except TelegramBadRequest as error:
-            log.info("could not mark the answered question: %s", error.message)
-        except TelegramForbiddenError:
-            return await mark_unreachable(session, participant)  # blocked the bot right after pressing
-    await send(bot, session, participant, sprint.messages)
+    await carry_out_press(callback, bot, session, participant, sprint)
 
 
 async def unknown_command(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts) -> None:

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import INTERRUPTED, carry_out, interrupt, interrupted, load_state, mark_unreachable, record, send
+from bot.conversation import INTERRUPTED, carry_out, carry_out_press, interrupt, interrupted, load_state
 from bot.reminders import messages
 from bot.reminders.messages import REMINDER_FLOW, parse_reference
 from flows.engine import DATA_PREFIX, IDLE, REF_KEY, Press, Sprint, State, TextInput
@@ -117,19 +116,7 @@ async def press(callback: CallbackQuery, bot: Bot, session: AsyncSession, partic
         await callback.answer(sprint.notice)  # a forged option: nothing changes, the message stays as it is
         return
     sprint = _keep_open(sprint, other if other is not None and other.waiting else interrupted(state), carried=other is None)
-    await record(session, participant, sprint)
-    await session.commit()
-    await callback.answer()
-    message = callback.message
-    if sprint.chosen and isinstance(message, Message) and message.text:
-        # Keep the question on screen with the answer under it, and take the buttons away.
-        try:
-            await message.edit_text(f"{message.text}\n\n✅ {sprint.chosen}", reply_markup=None)
-        except TelegramBadRequest as error:
-            log.info("could not mark the answered reminder: %s", error.message)
-        except TelegramForbiddenError:
-            return await mark_unreachable(session, participant)  # blocked the bot right after pressing
-    await send(bot, session, participant, sprint.messages)
+    await carry_out_press(callback, bot, session, participant, sprint)
 
 
 def _keep_open(sprint: Sprint, back: State | None, *, carried: bool) -> Sprint:
