@@ -145,6 +145,7 @@ class _Sent:
     row: OutboxMessage
     sprint: Sprint
     telegram_message_id: int | None
+    handed_at: datetime  # just before the first message went to Telegram
 
 
 @dataclass
@@ -376,6 +377,7 @@ class Sender:
         chat_id = participant.telegram_chat_id
         assert chat_id is not None
         queued = True
+        handed_at = self.clock()
         try:
             async with self.limiter.chat(chat_id):
                 message_id: int | None = None
@@ -391,6 +393,8 @@ class Sender:
                             if index == 0 and (self._stopping or participant.id in run.blocked):
                                 run.outcomes.put_nowait(_Released(row))
                                 return
+                            if index == 0:
+                                handed_at = self.clock()
                             try:
                                 sent = await self.bot.send_message(
                                     chat_id, message.text, reply_markup=keyboard(message), request_timeout=self.request_timeout
@@ -407,7 +411,7 @@ class Sender:
                         self.limiter.sent_to(chat_id)
                         message_id = sent.message_id
                         break
-                run.outcomes.put_nowait(_Sent(row, sprint, message_id))
+                run.outcomes.put_nowait(_Sent(row, sprint, message_id, handed_at))
         except TelegramForbiddenError:
             run.blocked.add(participant.id)
             run.outcomes.put_nowait(_Blocked(row))
@@ -484,18 +488,18 @@ class Sender:
                 participants = {p.id: p for p in await session.scalars(select(Participant).where(Participant.id.in_(wanted)))}
             counts = SenderStats()
             sent = [o for o in batch if isinstance(o, _Sent)]
-            states: dict[int, State] = {}
+            states: dict[int, tuple[State, datetime]] = {}
             for outcome in sent:
                 sprint = outcome.sprint
                 if sprint.events or sprint.keep_state:
                     earlier = states.pop(outcome.row.participant_id, None)
                     if earlier is not None:  # keep the order of this participant's states
-                        await _save_states(session, {outcome.row.participant_id: earlier}, now)
+                        await _save_states(session, {outcome.row.participant_id: earlier})
                     await record(session, participants[outcome.row.participant_id], sprint)
                 else:
                     # All record() would do is save the new state: done below for all of them at once.
-                    states[outcome.row.participant_id] = sprint.state
-            await _save_states(session, states, now)
+                    states[outcome.row.participant_id] = (sprint.state, outcome.handed_at)
+            await _save_states(session, states)
             await outbox.mark_sent_many(session, [(o.row, o.telegram_message_id) for o in sent], now)
             counts.sent = len(sent)
             for outcome in batch:
@@ -531,11 +535,13 @@ class Sender:
             setattr(self.stats, name, getattr(self.stats, name) + value)
 
 
-async def _save_states(session: AsyncSession, states: dict[int, State], now: datetime) -> None:
+async def _save_states(session: AsyncSession, states: dict[int, tuple[State, datetime]]) -> None:
     """`repositories.save_conversation` for many participants in one statement (executemany).
 
     One upsert per row would cost several trips to the database thread per message on SQLite,
-    and the writer could no longer keep up with Telegram's pace.
+    and the writer could no longer keep up with Telegram's pace. Each state is dated when its
+    message was handed to Telegram, and a conversation that moved on since (the participant
+    answered before this write) is left alone.
     """
     if not states:
         return
@@ -544,9 +550,10 @@ async def _save_states(session: AsyncSession, states: dict[int, State], now: dat
     statement = statement.on_conflict_do_update(
         index_elements=[Conversation.participant_id],
         set_={name: statement.excluded[name] for name in ("flow", "step", "data", "updated_at")},
+        where=Conversation.updated_at <= statement.excluded.updated_at,
     )
     rows = [
-        {"participant_id": pid, "flow": state.flow, "step": state.step, "data": dict(state.data), "updated_at": now}
-        for pid, state in states.items()
+        {"participant_id": pid, "flow": state.flow, "step": state.step, "data": dict(state.data), "updated_at": handed_at}
+        for pid, (state, handed_at) in states.items()
     ]
     await session.execute(statement, rows)

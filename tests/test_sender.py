@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import Stegvis
 from bot.config import SettingsError, load_settings
@@ -28,6 +28,7 @@ from storage import repositories as repo
 from storage.database import Database
 from storage.models import (
     Appointment,
+    Conversation,
     AppointmentStatus,
     Event,
     OutboxMessage,
@@ -218,6 +219,26 @@ async def test_due_reminders_are_delivered_once_and_marked_sent(database: Databa
         assert w.delivered(later_person.telegram_chat_id) == []
         untouched = await w.row(later.id)
         assert (untouched.status, untouched.attempts, untouched.claimed_by) == (OutboxStatus.PENDING, 0, None)
+
+
+async def test_an_answer_that_comes_before_the_sent_mark_is_not_overwritten(database: Database) -> None:
+    async with world(database) as w:
+        participant, appointment, row = await w.due_reminder()
+        # The participant pressed "I can't come" the moment the reminder arrived, before the
+        # sender wrote its outcome: their conversation moved on after the message was handed over.
+        async with w.database.sessions() as session:
+            await repo.save_conversation(session, participant.id, "reminder", "reason", {"ref": f"{appointment.id}v1"})
+            await session.execute(
+                update(Conversation).where(Conversation.participant_id == participant.id).values(updated_at=w.clock() + timedelta(seconds=1))
+            )
+            await session.commit()
+
+        assert await w.sender().tick() == 1
+
+        async with w.database.sessions() as session:
+            conversation = await repo.load_conversation(session, participant.id)
+        assert (conversation.flow, conversation.step) == ("reminder", "reason")
+        assert (await w.row(row.id)).status == OutboxStatus.SENT
 
 
 async def test_a_notice_of_several_messages_goes_out_in_order_a_second_apart(sqlite_database: Database) -> None:
