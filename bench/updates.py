@@ -20,6 +20,7 @@ import itertools
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User  # noqa: E4
 from bot.app import Stegvis  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from storage import repositories as repo  # noqa: E402
+from storage.database import Database  # noqa: E402
 from storage.models import ParticipantStatus  # noqa: E402
 
 TOKEN = "42:BENCH"
@@ -130,6 +132,14 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3" if args.database == "sqlite" else args.database
         stegvis = Stegvis.create(load_settings(database_url=url, telegram_bot_token=TOKEN))
+        schema = None
+        if stegvis.database.dialect == "postgresql":
+            # A schema of its own, dropped afterwards: the bench never touches anyone's tables.
+            schema = f"bench_{uuid.uuid4().hex[:12]}"
+            async with stegvis.database.engine.begin() as connection:
+                await connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            await stegvis.database.dispose()
+            stegvis.database = Database(url, connect_args={"server_settings": {"search_path": schema}})
         await stegvis.database.upgrade()
         chat_ids = await seed(stegvis, args.participants)
         updates = make_updates(chat_ids, args.rounds)
@@ -138,6 +148,9 @@ async def main() -> None:
         full_bot, bare_bot = Bot(TOKEN, session=full_session), Bot(TOKEN, session=bare_session)
         full = await rate(stegvis.create_dispatcher(), full_bot, updates, args.concurrency)
         bare = await rate(bare_dispatcher(), bare_bot, updates, args.concurrency)
+        if schema:
+            async with stegvis.database.engine.begin() as connection:
+                await connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         await stegvis.database.dispose()
 
     print(f"updates fed:          {len(updates)} ({args.participants} participants x {args.rounds} rounds x 3 kinds)")
