@@ -56,15 +56,41 @@ async def housekeeping(stegvis: Stegvis, now: datetime | None = None) -> int:
     return withdrawn
 
 
+class _Housekeeping:
+    """The housekeeping job, which shutdown lets finish instead of cutting off mid-transaction."""
+
+    def __init__(self, stegvis: Stegvis) -> None:
+        self.stegvis = stegvis
+        self.running: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            await housekeeping(self.stegvis)
+        except asyncio.CancelledError:
+            # Only at shutdown; nothing is lost, the next start does it again.
+            log.info("housekeeping interrupted by shutdown; it runs again at the next start")
+        finally:
+            self.running.discard(task)
+
+    async def finish(self, timeout: float = 10.0) -> None:
+        if self.running:
+            await asyncio.wait(self.running, timeout=timeout)
+
+
 @dataclass
 class Scheduling:
     scheduler: AsyncIOScheduler
     sender: Sender
+    housekeeping: _Housekeeping
 
     async def stop(self) -> None:
         """Let the messages being sent finish and hand the rest back, then stop the scheduler."""
         self.scheduler.pause()
         await self.sender.stop()
+        await self.housekeeping.finish()
         # Shutting down cancels a tick still running after the sender's grace period; its rows
         # are taken again after the lease.
         self.scheduler.shutdown(wait=False)
@@ -80,6 +106,7 @@ def start_scheduler(stegvis: Stegvis, bot: Bot, sender: Sender | None = None) ->
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _SkippedTickFilter) for f in scheduler_log.filters):
         scheduler_log.addFilter(_SkippedTickFilter())
+    chores = _Housekeeping(stegvis)
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     now = datetime.now(timezone.utc)
     # max_instances=1: never two ticks at once in one process; coalesce: a late tick runs once;
@@ -94,9 +121,9 @@ def start_scheduler(stegvis: Stegvis, bot: Bot, sender: Sender | None = None) ->
         next_run_time=now,
     )
     scheduler.add_job(
-        housekeeping,
+        # A bound coroutine method: APScheduler runs only coroutine functions on the event loop.
+        chores.run,
         IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds()),
-        args=[stegvis],
         id=HOUSEKEEPING_JOB,
         max_instances=1,
         coalesce=True,
@@ -118,4 +145,4 @@ def start_scheduler(stegvis: Stegvis, bot: Bot, sender: Sender | None = None) ->
         stegvis.settings.send_rate,
         stegvis.settings.send_rate_per_chat,
     )
-    return Scheduling(scheduler, sender)
+    return Scheduling(scheduler, sender, chores)
