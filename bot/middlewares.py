@@ -47,7 +47,7 @@ class ParticipantMiddleware(BaseMiddleware):
         participant = await repo.get_participant_by_chat(data["session"], chat.id)
         if participant is not None and participant.status == ParticipantStatus.UNREACHABLE:
             # They wrote to us, so they have unblocked the bot.
-            participant.status = await _status_when_back(data["session"], participant.id)
+            participant.status = await repo.status_after_return(data["session"], participant.id)
             await repo.append_event(data["session"], "participant_reachable", participant.id)
             # Committed now: handlers that only answer (/help, an unknown command) never commit.
             await data["session"].commit()
@@ -57,8 +57,3 @@ class ParticipantMiddleware(BaseMiddleware):
         data["texts"] = self.catalogs.texts(participant.language if participant and participant.language else guess)
         return await handler(event, data)
 
-
-async def _status_when_back(session: Any, participant_id: int) -> ParticipantStatus:
-    consent = await repo.latest_consent(session, participant_id)
-    agreed = consent is not None and consent.answer == "agreed"
-    return ParticipantStatus.ACTIVE if agreed else ParticipantStatus.INVITED

@@ -23,20 +23,20 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Stegvis
 from bot.conversation import keyboard, mark_unreachable, record
 from bot.reminders.messages import compose
 from bot.reminders.timing import next_allowed_moment
-from flows.engine import Sprint, State
+from flows.engine import Sprint
 from storage import outbox
-from storage.models import Appointment, Conversation, OutboxMessage, Participant, ParticipantStatus, utcnow
+from storage import repositories as repo
+from storage.models import Appointment, OutboxMessage, Participant, ParticipantStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -488,18 +488,19 @@ class Sender:
                 participants = {p.id: p for p in await session.scalars(select(Participant).where(Participant.id.in_(wanted)))}
             counts = SenderStats()
             sent = [o for o in batch if isinstance(o, _Sent)]
-            states: dict[int, tuple[State, datetime]] = {}
+            states: dict[int, tuple[str | None, str | None, dict[str, Any], datetime]] = {}
             for outcome in sent:
                 sprint = outcome.sprint
                 if sprint.events or sprint.keep_state:
                     earlier = states.pop(outcome.row.participant_id, None)
                     if earlier is not None:  # keep the order of this participant's states
-                        await _save_states(session, {outcome.row.participant_id: earlier})
+                        await repo.save_conversations_dated(session, {outcome.row.participant_id: earlier})
                     await record(session, participants[outcome.row.participant_id], sprint)
                 else:
                     # All record() would do is save the new state: done below for all of them at once.
-                    states[outcome.row.participant_id] = (sprint.state, outcome.handed_at)
-            await _save_states(session, states)
+                    state = sprint.state
+                    states[outcome.row.participant_id] = (state.flow, state.step, state.data, outcome.handed_at)
+            await repo.save_conversations_dated(session, states)
             await outbox.mark_sent_many(session, [(o.row, o.telegram_message_id) for o in sent], now)
             counts.sent = len(sent)
             for outcome in batch:
@@ -533,27 +534,3 @@ class Sender:
             await session.commit()
         for name, value in counts.as_dict().items():
             setattr(self.stats, name, getattr(self.stats, name) + value)
-
-
-async def _save_states(session: AsyncSession, states: dict[int, tuple[State, datetime]]) -> None:
-    """`repositories.save_conversation` for many participants in one statement (executemany).
-
-    One upsert per row would cost several trips to the database thread per message on SQLite,
-    and the writer could no longer keep up with Telegram's pace. Each state is dated when its
-    message was handed to Telegram, and a conversation that moved on since (the participant
-    answered before this write) is left alone.
-    """
-    if not states:
-        return
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
-    statement = insert(Conversation)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Conversation.participant_id],
-        set_={name: statement.excluded[name] for name in ("flow", "step", "data", "updated_at")},
-        where=Conversation.updated_at <= statement.excluded.updated_at,
-    )
-    rows = [
-        {"participant_id": pid, "flow": state.flow, "step": state.step, "data": dict(state.data), "updated_at": handed_at}
-        for pid, (state, handed_at) in states.items()
-    ]
-    await session.execute(statement, rows)

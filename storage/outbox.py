@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, cast, insert, literal, not_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,9 +32,6 @@ from storage.models import (
     ParticipantStatus,
     utcnow,
 )
-
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-
 
 def reminder_key(appointment_id: int, version: int, lead: str) -> str:
     return f"appointment:{appointment_id}:v{version}:{lead}"
@@ -56,7 +52,7 @@ async def enqueue(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """Plan a message; False when a message with this key was planned before (nothing changes)."""
-    insert = _INSERTS[session.get_bind().dialect.name]
+    insert = repo.dialect_insert(session)
     result = await session.execute(
         insert(OutboxMessage)
         .values(

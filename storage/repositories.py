@@ -37,6 +37,11 @@ _INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT with ON CONFLICT for the session's database (both backends Stegvis runs on have one)."""
+    return _INSERTS[session.get_bind().dialect.name]
+
+
 class InviteNotUsable(Exception):
     """An invite that cannot be redeemed; `reason` says why, for the caller to explain politely."""
 
@@ -205,6 +210,13 @@ async def latest_consent(session: AsyncSession, participant_id: int) -> ConsentR
     )
 
 
+async def status_after_return(session: AsyncSession, participant_id: int) -> ParticipantStatus:
+    """Active again if the latest consent agreed, else back to invited (onboarding again)."""
+    consent = await latest_consent(session, participant_id)
+    agreed = consent is not None and consent.answer == ConsentAnswer.AGREED
+    return ParticipantStatus.ACTIVE if agreed else ParticipantStatus.INVITED
+
+
 # Conversations
 
 
@@ -220,19 +232,9 @@ async def save_conversation(
     data: dict[str, Any],
 ) -> None:
     values = {"flow": flow, "step": step, "data": data, "updated_at": utcnow()}
-    insert = _INSERTS.get(session.get_bind().dialect.name)
-    if insert is None:
-        conversation = await session.get(Conversation, participant_id)
-        if conversation is None:
-            session.add(Conversation(participant_id=participant_id, **values))
-        else:
-            for key, value in values.items():
-                setattr(conversation, key, value)
-        return
-
     # Runs on every Telegram update, so a single upsert instead of a read followed by a write.
     await session.execute(
-        insert(Conversation)
+        dialect_insert(session)(Conversation)
         .values(participant_id=participant_id, **values)
         .on_conflict_do_update(index_elements=[Conversation.participant_id], set_=values)
     )
@@ -241,6 +243,27 @@ async def save_conversation(
     if loaded is not None:
         for key, value in values.items():
             set_committed_value(loaded, key, value)
+
+
+async def save_conversations_dated(session: AsyncSession, states: dict[int, tuple[str | None, str | None, dict[str, Any], datetime]]) -> None:
+    """Many participants' (flow, step, data, as of) in one statement; a newer stored state wins.
+
+    For the sender: each state is dated when its message was handed to Telegram, so a participant
+    who answered before this write keeps their progress.
+    """
+    if not states:
+        return
+    statement = dialect_insert(session)(Conversation)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Conversation.participant_id],
+        set_={name: statement.excluded[name] for name in ("flow", "step", "data", "updated_at")},
+        where=Conversation.updated_at <= statement.excluded.updated_at,
+    )
+    rows = [
+        {"participant_id": pid, "flow": flow, "step": step, "data": dict(data), "updated_at": as_of}
+        for pid, (flow, step, data, as_of) in states.items()
+    ]
+    await session.execute(statement, rows)
 
 
 # Events

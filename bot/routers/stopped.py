@@ -13,7 +13,7 @@ from bot.conversation import carry_out, send
 from flows.engine import OutgoingMessage
 from locales import N_, Texts
 from storage import repositories as repo
-from storage.models import ConsentAnswer, Participant, ParticipantStatus
+from storage.models import Participant, ParticipantStatus
 
 if TYPE_CHECKING:
     from bot.app import Stegvis
@@ -23,14 +23,12 @@ STOPPED = N_("Du har stoppat meddelanden från Stegvis. Skriv /start för att b�
 
 
 async def start_again(message: Message, bot: Bot, session: AsyncSession, participant: Participant, texts: Texts, stegvis: Stegvis) -> None:
-    consent = await repo.latest_consent(session, participant.id)
+    participant.status = await repo.status_after_return(session, participant.id)
     await repo.append_event(session, "participant_resumed", participant.id)
-    if consent is None or consent.answer != ConsentAnswer.AGREED:
-        participant.status = ParticipantStatus.INVITED
+    if participant.status == ParticipantStatus.INVITED:
         sprint = stegvis.onboarding(participant)
         await carry_out(bot, session, participant, sprint)
         return
-    participant.status = ParticipantStatus.ACTIVE
     await session.commit()
     await send(bot, session, participant, [OutgoingMessage(texts.gettext("Välkommen tillbaka! Du får meddelanden från Stegvis igen."))])
 
