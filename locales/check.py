@@ -29,15 +29,31 @@ class SourceText:
     where: str
 
 
-def source_texts(root: Path = PROJECT_ROOT) -> list[SourceText]:
-    """Every msgid in the sources, found through ``babel.cfg``."""
+def _extracted(root: Path) -> list[tuple[str, int, str | tuple[str, str], list[str]]]:
+    """(file, line, msgid, translator comments) for every text in the sources, through ``babel.cfg``."""
     with (root / "babel.cfg").open() as mapping:
         method_map, options_map = parse_mapping_cfg(mapping)
-    found: dict[str | tuple[str, str], str] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(str(root), method_map, options_map):
+    found = []
+    for filename, lineno, message, comments, _context in extract_from_dir(str(root), method_map, options_map, comment_tags=("TRANSLATORS:",)):
         msgid = message if isinstance(message, str) else (message[0], message[1])
+        found.append((filename, lineno, msgid, list(comments)))
+    return found
+
+
+def source_texts(root: Path = PROJECT_ROOT) -> list[SourceText]:
+    """Every msgid in the sources, with the first place it is used."""
+    found: dict[str | tuple[str, str], str] = {}
+    for filename, lineno, msgid, _comments in _extracted(root):
         found.setdefault(msgid, f"{filename}:{lineno}")
     return [SourceText(msgid, where) for msgid, where in found.items()]
+
+
+def source_catalog(root: Path = PROJECT_ROOT) -> Catalog:
+    """The translation template (what ``pybabel extract`` writes to ``locales/stegvis.pot``)."""
+    template = Catalog(project="Stegvis", domain=DOMAIN, fuzzy=False)
+    for filename, lineno, msgid, comments in _extracted(root):
+        template.add(msgid, locations=[(filename, lineno)], auto_comments=comments)
+    return template
 
 
 def load_catalog(code: str, directory: Path = CATALOG_DIR) -> Catalog:
@@ -54,9 +70,13 @@ def problems(directory: Path = CATALOG_DIR, texts: list[SourceText] | None = Non
             found.append(f"{code}: no catalog at {catalog_path(code, directory)}")
             continue
         catalog = load_catalog(code, directory)
-        expected_forms = get_plural(code).num_plurals
-        if catalog.num_plurals != expected_forms:
-            found.append(f"{code}: Plural-Forms header has {catalog.num_plurals} forms; {code} needs {expected_forms}")
+        rule = get_plural(code)
+        expected_forms = rule.num_plurals
+        if (catalog.num_plurals, catalog.plural_expr) != (rule.num_plurals, rule.plural_expr):
+            found.append(
+                f"{code}: Plural-Forms header is {catalog.plural_forms!r}; Babel's rule for {code} is "
+                f"'nplurals={rule.num_plurals}; plural={rule.plural_expr};' (run: python -m locales.update)"
+            )
         for text in texts:
             message = catalog.get(text.msgid[0] if isinstance(text.msgid, tuple) else text.msgid)
             label = f"{code}: {_short(text.msgid)} ({text.where})"
