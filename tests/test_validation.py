@@ -6,13 +6,71 @@ import pytest
 from bot.validation import (
     clean_name,
     clean_text,
+    parse_id,
 )
+
+PARTICIPANT_HINT = "use the number from: stegvis participant list"
 
 
 def refusal(parse, *args, **kwargs) -> str:
     with pytest.raises(ValueError) as excinfo:
         parse(*args, **kwargs)
     return str(excinfo.value)
+
+
+# --- ids ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", 1), ("7", 7), ("007", 7), ("9223372036854775807", 2**63 - 1)],
+)
+def test_parse_id_accepts_ascii_numbers_up_to_64_bits(text, expected):
+    assert parse_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "must not be empty"),
+        ("x", f'"x" is not a participant id; {PARTICIPANT_HINT}'),
+        ("+7", f'"+7" is not a participant id; {PARTICIPANT_HINT}'),
+        ("-7", f'"-7" is not a participant id; {PARTICIPANT_HINT}'),
+        (" 7", f'" 7" is not a participant id; {PARTICIPANT_HINT}'),
+        ("7 ", f'"7 " is not a participant id; {PARTICIPANT_HINT}'),
+        ("7.0", f'"7.0" is not a participant id; {PARTICIPANT_HINT}'),
+        ("1e3", f'"1e3" is not a participant id; {PARTICIPANT_HINT}'),
+        ("²", f'"²" is not a participant id; {PARTICIPANT_HINT}'),
+        ("7\x00", f'"7<U+0000>" is not a participant id; {PARTICIPANT_HINT}'),
+        ("\u202e7", f'"<U+202E>7" is not a participant id; {PARTICIPANT_HINT}'),
+        ("٣", '"٣" is not a participant id; type it with the digits 0-9'),
+        ("12۳", '"12۳" is not a participant id; type it with the digits 0-9'),
+        ("0", '"0" is not a participant id; ids start at 1'),
+        ("000", '"000" is not a participant id; ids start at 1'),
+        ("9223372036854775808", f'"9223372036854775808" is too large to be a participant id; {PARTICIPANT_HINT}'),
+        ("99999999999999999999", f'"99999999999999999999" is too large to be a participant id; {PARTICIPANT_HINT}'),
+        # Past 4300 digits int() itself refuses, with a message about sys.set_int_max_str_digits.
+        ("9" * 5000, f'"{"9" * 60}…" is too large to be a participant id; {PARTICIPANT_HINT}'),
+    ],
+)
+def test_parse_id_refuses(text, message):
+    assert refusal(parse_id, text) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "what", "message"),
+    [
+        ("x", "appointment", '"x" is not an appointment id; use the number from: stegvis appointment list'),
+        ("99999999999999999999", "appointment", '"99999999999999999999" is too large to be an appointment id; use the number from: stegvis appointment list'),
+        ("x", "caseworker", '"x" is not a caseworker id; use a whole number, e.g. 7'),
+        ("0", "caseworker", '"0" is not a caseworker id; ids start at 1'),
+        # The CLI's wording for an id argument of any kind.
+        ("abc", None, '"abc" is not an id; use a whole number, e.g. 7'),
+        ("99999999999999999999", None, '"99999999999999999999" is too large to be an id; use a whole number, e.g. 7'),
+    ],
+)
+def test_parse_id_names_what_it_expected(text, what, message):
+    assert refusal(parse_id, text, what) == message
 
 
 # --- names, places, titles ----------------------------------------------------
