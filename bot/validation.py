@@ -8,12 +8,28 @@ reads the clock or the network: functions that need the time take ``now``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import MAXYEAR, date, datetime, time, timedelta, timezone
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+from bot.reminders.timing import LeadTime
+
+_T = TypeVar("_T")
 
 MAX_TEXT = 200
 # SQLite stores integers in 64 bits; a larger id fails deep inside the driver.
 MAX_ID = 2**63 - 1
+MAX_YEARS_AHEAD = 2
+MAX_OFFSET = timedelta(hours=14)  # Kiribati, the furthest any zone is from UTC
+
+# [0-9], not \d: \d also matches Arabic-Indic and other digits, which int() would quietly accept.
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_AT_RE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{1,2}:[0-9]{2})(?::([0-9]{2}))?(Z|[+-][0-9]{2}:?[0-9]{2})?", re.IGNORECASE)
+_LEAD_DIGITS_RE = re.compile(r"0*(\d+)")  # \d as in LeadTime.parse, which int()s what it matches
 
 # They reorder how the text around them is shown, so a name or place can display as something
 # other than what is stored (the "Trojan Source" trick) and can scramble the CLI's tables.
@@ -58,6 +74,141 @@ def parse_id(text: str, what: str | None = "participant") -> int:
 
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+# Dates and times
+
+
+def parse_date(text: str) -> date:
+    return _parse_form(text, _DATE_RE, lambda match: date(*(int(part) for part in match.groups())), "is not a date; use YYYY-MM-DD, e.g. 2026-11-24")
+
+
+def parse_time(text: str) -> time:
+    return _parse_form(text, _TIME_RE, lambda match: time(int(match[1]), int(match[2])), "is not a time; use HH:MM (24-hour clock), e.g. 10:30")
+
+
+def _parse_form(text: str, form: re.Pattern[str], build: Callable[[re.Match[str]], _T], refusal: str) -> _T:
+    shown = text.strip()
+    if not shown:
+        raise ValueError("must not be empty")
+    match = form.fullmatch(shown)
+    try:
+        if match is None:
+            raise ValueError
+        return build(match)  # date() and time() refuse 2026-02-30 and 24:00 with ValueError
+    except ValueError:
+        raise ValueError(f"{_quoted(shown)} {refusal}") from None
+
+
+def local_datetime(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) of a local date and time; refuses times a DST change skips or repeats."""
+    wall = datetime.combine(day, clock)
+    aware = wall.replace(tzinfo=tz)
+    utc = _to_utc(aware)
+    if utc.astimezone(tz).replace(tzinfo=None) != wall:
+        raise ValueError(f"{_wall(wall)} does not exist in {tz.key}: the clocks go forward that night; pick another time")
+    if aware.replace(fold=0).utcoffset() != aware.replace(fold=1).utcoffset():
+        # Guessing which of the two would put someone an hour early or late.
+        raise ValueError(f"{_wall(wall)} happens twice in {tz.key}: the clocks go back that night; pick another time")
+    return utc
+
+
+def parse_at(text: str, tz: ZoneInfo, *, now: datetime) -> datetime:
+    """``2026-11-24T10:30`` in local time, as UTC; a UTC offset (as in our JSON output) is honoured.
+
+    Refuses times more than two years after ``now`` (see check_not_too_far).
+    """
+    shown = text.strip()
+    form = f"{_quoted(shown)} is not a date and time; use YYYY-MM-DDTHH:MM in local time ({tz.key}), e.g. 2026-11-24T10:30"
+    match = _AT_RE.fullmatch(shown)
+    if match is None:
+        raise ValueError(form)
+    day, clock = parse_date(match[1]), parse_time(match[2])
+    if match[3]:
+        if int(match[3]) > 59:
+            raise ValueError(form)
+        clock = clock.replace(second=int(match[3]))
+    if match[4]:
+        starts_at = _to_utc(datetime.combine(day, clock, _parse_offset(match[4])))
+    else:
+        starts_at = local_datetime(day, clock, tz)
+    check_not_too_far(starts_at, now, tz=tz)
+    return starts_at
+
+
+def check_not_too_far(starts_at: datetime, now: datetime, *, tz: ZoneInfo | None = None) -> None:
+    """Refuse a time more than two years after ``now``: almost always a mistyped year.
+
+    ``tz`` is only for showing the time; without it, it is shown in ``starts_at``'s own zone.
+    """
+    _require_aware(starts_at=starts_at, now=now)
+    if now.year + MAX_YEARS_AHEAD > MAXYEAR:
+        return  # nothing representable is that far ahead
+    try:
+        latest = now.replace(year=now.year + MAX_YEARS_AHEAD)
+    except ValueError:  # 29 February
+        latest = now.replace(year=now.year + MAX_YEARS_AHEAD, day=28)
+    if starts_at > latest:
+        raise ValueError(f"{_wall(_in_zone(starts_at, tz))} is more than two years from now; check the year")
+
+
+def _parse_offset(text: str) -> timezone:
+    if text.upper() == "Z":
+        return timezone.utc
+    hours, minutes = int(text[1:3]), int(text[-2:])
+    offset = timedelta(hours=hours, minutes=minutes)
+    if minutes > 59 or offset > MAX_OFFSET:
+        raise ValueError(f"{_quoted(text)} is not a UTC offset; use one from -14:00 to +14:00, e.g. +01:00")
+    return timezone(-offset if text[0] == "-" else offset)
+
+
+def _to_utc(aware: datetime) -> datetime:
+    try:
+        return aware.astimezone(timezone.utc)
+    except OverflowError:
+        # Only year 1 or year 9999 can overflow when the offset is applied.
+        direction = "past" if aware.year == 1 else "future"
+        raise ValueError(f"{_wall(aware)} is too far in the {direction}; check the year") from None
+
+
+def _in_zone(value: datetime, tz: ZoneInfo | None) -> datetime:
+    try:
+        return value.astimezone(tz) if tz is not None else value
+    except OverflowError:
+        return value
+
+
+def _wall(value: datetime) -> str:
+    # Not strftime: on Linux "%Y" writes year 1 as "1", not "0001".
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
+
+
+def _require_aware(**values: datetime) -> None:
+    for name, value in values.items():
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A programming error (callers parse to aware times), not something a caseworker typed.
+            raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+# Lead times
+
+
+def parse_remind(values: Iterable[str]) -> tuple[LeadTime, ...]:
+    """``["3d", "1d"]``, ``["3d,1d"]`` or ``["3d 1d"]`` → lead times, longest first, no duplicates."""
+    leads: set[LeadTime] = set()
+    for value in values:
+        # "3 d" is one lead time (LeadTime.parse accepts it); only then split on spaces and commas.
+        joined = re.sub(r"(\d)\s+([A-Za-z])", r"\1\2", value)
+        items = [item for item in re.split(r"[\s,]+", joined) if item]
+        if not items:
+            raise ValueError("no lead time given; use e.g. 3d, 1d or 2h")
+        for item in items:
+            digits = _LEAD_DIGITS_RE.match(item)
+            if digits is not None and len(digits[1]) > 6:
+                # int() gives up past 4300 digits with a message about sys.set_int_max_str_digits.
+                raise ValueError(f"bad lead time {_quoted(item)}: must be at most 60 days (60d)")
+            leads.add(LeadTime.parse(item))
+    return tuple(sorted(leads, reverse=True))
 
 
 # Names, places, titles

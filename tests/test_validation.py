@@ -1,14 +1,26 @@
 """Tests for bot.validation: what each bad input a caseworker might type is told, word for word."""
 
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.reminders.timing import LeadTime
 from bot.validation import (
+    check_not_too_far,
     clean_name,
     clean_text,
+    local_datetime,
+    parse_at,
+    parse_date,
     parse_id,
+    parse_remind,
+    parse_time,
 )
 
+TZ = ZoneInfo("Europe/Stockholm")
+NOW = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)  # 12:00 in Stockholm
+AT_FORM = "use YYYY-MM-DDTHH:MM in local time (Europe/Stockholm), e.g. 2026-11-24T10:30"
 PARTICIPANT_HINT = "use the number from: stegvis participant list"
 
 
@@ -16,6 +28,10 @@ def refusal(parse, *args, **kwargs) -> str:
     with pytest.raises(ValueError) as excinfo:
         parse(*args, **kwargs)
     return str(excinfo.value)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
 
 
 # --- ids ---------------------------------------------------------------------
@@ -71,6 +87,156 @@ def test_parse_id_refuses(text, message):
 )
 def test_parse_id_names_what_it_expected(text, what, message):
     assert refusal(parse_id, text, what) == message
+
+
+# --- dates and times ----------------------------------------------------------
+
+
+DATE_FORM = "use YYYY-MM-DD, e.g. 2026-11-24"
+TIME_FORM = "use HH:MM (24-hour clock), e.g. 10:30"
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (parse_date, "", "must not be empty"),
+        (parse_date, "  ", "must not be empty"),
+        (parse_date, "2026-13-01", f'"2026-13-01" is not a date; {DATE_FORM}'),
+        (parse_date, "2026-02-29", f'"2026-02-29" is not a date; {DATE_FORM}'),
+        (parse_date, "0000-01-01", f'"0000-01-01" is not a date; {DATE_FORM}'),
+        (parse_date, "24/11/2026", f'"24/11/2026" is not a date; {DATE_FORM}'),
+        (parse_date, "٢٠٢٦-١١-٢٤", f'"٢٠٢٦-١١-٢٤" is not a date; {DATE_FORM}'),
+        (parse_date, "2026-11-24\u202e", f'"2026-11-24<U+202E>" is not a date; {DATE_FORM}'),
+        (parse_time, "", "must not be empty"),
+        (parse_time, "9.00", f'"9.00" is not a time; {TIME_FORM}'),
+        (parse_time, "24:00", f'"24:00" is not a time; {TIME_FORM}'),
+        (parse_time, "10:60", f'"10:60" is not a time; {TIME_FORM}'),
+        (parse_time, "١٠:٣٠", f'"١٠:٣٠" is not a time; {TIME_FORM}'),
+        (parse_time, "10:30\x00", f'"10:30<U+0000>" is not a time; {TIME_FORM}'),
+    ],
+)
+def test_parse_date_and_time_refuse(parse, text, message):
+    assert refusal(parse, text) == message
+
+
+def test_parse_date_accepts_iso_dates():
+    assert parse_date(" 2028-02-29 ") == date(2028, 2, 29)
+
+
+def test_parse_time_accepts_one_digit_hours():
+    assert parse_time("9:05") == time(9, 5)
+
+
+@pytest.mark.parametrize(
+    ("day", "clock", "tz", "message"),
+    [
+        (date(2030, 3, 31), time(2, 30), TZ, "2030-03-31 02:30 does not exist in Europe/Stockholm: the clocks go forward that night; pick another time"),
+        (date(2030, 10, 27), time(2, 30), TZ, "2030-10-27 02:30 happens twice in Europe/Stockholm: the clocks go back that night; pick another time"),
+        (date(1, 1, 1), time(0, 30), TZ, "0001-01-01 00:30 is too far in the past; check the year"),
+        (date(9999, 12, 31), time(23, 59), ZoneInfo("America/New_York"), "9999-12-31 23:59 is too far in the future; check the year"),
+    ],
+)
+def test_local_datetime_refuses(day, clock, tz, message):
+    assert refusal(local_datetime, day, clock, tz) == message
+
+
+def test_local_datetime_gives_utc():
+    assert local_datetime(date(2026, 11, 24), time(10, 30), TZ) == utc(2026, 11, 24, 9, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-24T10:30", utc(2026, 11, 24, 9, 30)),
+        ("2026-11-24 10:30", utc(2026, 11, 24, 9, 30)),
+        ("2026-11-24T10:30:15", utc(2026, 11, 24, 9, 30, 15)),
+        ("2026-11-24T10:30Z", utc(2026, 11, 24, 10, 30)),
+        ("2026-11-24T10:30+01:00", utc(2026, 11, 24, 9, 30)),
+        ("2026-11-24T10:30-0500", utc(2026, 11, 24, 15, 30)),
+        ("2026-11-24T10:30+14:00", utc(2026, 11, 23, 20, 30)),
+        ("2026-11-24T10:30-14:00", utc(2026, 11, 25, 0, 30)),
+        ("2028-06-01T12:00", utc(2028, 6, 1, 10, 0)),  # exactly two years after NOW
+    ],
+)
+def test_parse_at_accepts(text, expected):
+    assert parse_at(text, TZ, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-11-24", f'"2026-11-24" is not a date and time; {AT_FORM}'),
+        ("24/11/2026 10:30", f'"24/11/2026 10:30" is not a date and time; {AT_FORM}'),
+        ("2026-11-24T10:30:60", f'"2026-11-24T10:30:60" is not a date and time; {AT_FORM}'),
+        ("2026-11-24T10:30+1", f'"2026-11-24T10:30+1" is not a date and time; {AT_FORM}'),
+        ("٢٠٢٦-١١-٢٤T10:30", f'"٢٠٢٦-١١-٢٤T10:30" is not a date and time; {AT_FORM}'),
+        ("2026-11-24T10:30\u202e", f'"2026-11-24T10:30<U+202E>" is not a date and time; {AT_FORM}'),
+        ("2026-11-31T10:30", f'"2026-11-31" is not a date; {DATE_FORM}'),
+        ("2026-11-24T24:30", f'"24:30" is not a time; {TIME_FORM}'),
+        ("2027-03-28T02:30", "2027-03-28 02:30 does not exist in Europe/Stockholm: the clocks go forward that night; pick another time"),
+        ("2026-10-25T02:30", "2026-10-25 02:30 happens twice in Europe/Stockholm: the clocks go back that night; pick another time"),
+        ("2026-11-24T10:30+14:01", '"+14:01" is not a UTC offset; use one from -14:00 to +14:00, e.g. +01:00'),
+        ("2026-11-24T10:30-15:00", '"-15:00" is not a UTC offset; use one from -14:00 to +14:00, e.g. +01:00'),
+        ("2026-11-24T10:30+01:60", '"+01:60" is not a UTC offset; use one from -14:00 to +14:00, e.g. +01:00'),
+        ("2026-11-24T10:30+99:99", '"+99:99" is not a UTC offset; use one from -14:00 to +14:00, e.g. +01:00'),
+        ("2028-06-01T12:01", "2028-06-01 12:01 is more than two years from now; check the year"),
+        ("2062-11-24T10:30", "2062-11-24 10:30 is more than two years from now; check the year"),
+        ("9999-12-31T23:59", "9999-12-31 23:59 is more than two years from now; check the year"),
+        # Too late to show in Stockholm time (that would be year 10000), so shown as typed.
+        ("9999-12-31T23:59Z", "9999-12-31 23:59 is more than two years from now; check the year"),
+        ("9999-12-31T23:59-14:00", "9999-12-31 23:59 is too far in the future; check the year"),
+        ("0001-01-01T00:30", "0001-01-01 00:30 is too far in the past; check the year"),
+        ("0001-01-01T00:30+14:00", "0001-01-01 00:30 is too far in the past; check the year"),
+    ],
+)
+def test_parse_at_refuses(text, message):
+    assert refusal(parse_at, text, TZ, now=NOW) == message
+
+
+def test_check_not_too_far_takes_the_calendar_year_from_a_leap_day():
+    leap_day = utc(2028, 2, 29, 10, 0)
+    check_not_too_far(utc(2030, 2, 28, 10, 0), leap_day)
+    assert refusal(check_not_too_far, utc(2030, 2, 28, 10, 1), leap_day) == "2030-02-28 10:01 is more than two years from now; check the year"
+
+
+def test_check_not_too_far_shows_the_time_in_the_zone_given():
+    assert refusal(check_not_too_far, utc(2040, 1, 1, 23, 30), NOW, tz=TZ) == "2040-01-02 00:30 is more than two years from now; check the year"
+
+
+def test_naive_times_are_refused_as_a_programming_error():
+    assert refusal(check_not_too_far, datetime(2026, 7, 1), NOW) == "starts_at must be timezone-aware, got naive 2026-07-01T00:00:00"
+    assert refusal(parse_at, "2026-11-24T10:30", TZ, now=datetime(2026, 6, 1)) == "now must be timezone-aware, got naive 2026-06-01T00:00:00"
+
+
+# --- lead times --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["3d", "1d"], (LeadTime(3, "d"), LeadTime(1, "d"))),
+        (["1d,3d"], (LeadTime(3, "d"), LeadTime(1, "d"))),
+        (["3 d 2h"], (LeadTime(3, "d"), LeadTime(2, "h"))),
+        (["1d", "1d"], (LeadTime(1, "d"),)),
+    ],
+)
+def test_parse_remind_accepts(values, expected):
+    assert parse_remind(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([" "], "no lead time given; use e.g. 3d, 1d or 2h"),
+        (["3x"], 'bad lead time "3x": use a number followed by d, h or m, e.g. 3d or 2h'),
+        (["0h"], 'bad lead time "0h": must be more than zero, e.g. 3d or 2h'),
+        (["61d"], 'bad lead time "61d": must be at most 60 days (60d)'),
+        (["99999999999999999999d"], 'bad lead time "99999999999999999999d": must be at most 60 days (60d)'),
+        ([f"{'9' * 5000}d"], f'bad lead time "{"9" * 60}…": must be at most 60 days (60d)'),
+    ],
+)
+def test_parse_remind_refuses(values, message):
+    assert refusal(parse_remind, values) == message
 
 
 # --- names, places, titles ----------------------------------------------------
