@@ -20,6 +20,7 @@ from bot.reminders.timing import LeadTime
 _T = TypeVar("_T")
 
 MAX_TEXT = 200
+MAX_EMAIL = 254  # the longest address SMTP can carry (RFC 5321)
 # SQLite stores integers in 64 bits; a larger id fails deep inside the driver.
 MAX_ID = 2**63 - 1
 MAX_YEARS_AHEAD = 2
@@ -44,6 +45,8 @@ _ID_HINTS = {
     "appointment": "use the number from: stegvis appointment list",
 }
 _ID_HINT = "use a whole number, e.g. 7"
+_EMAIL_EXAMPLE = "e.g. anna.berg@kommun.se"
+_EMAIL_LOCAL_PUNCTUATION = frozenset("!#$%&'*+/=?^_`{|}~-")
 
 
 # Ids
@@ -260,6 +263,55 @@ def _character_problem(character: str) -> str | None:
         return "a character that is not valid text"
     if category == "Cc" and (character in _CONTROL_SPACE or not character.isspace()):
         return "a control character"
+    return None
+
+
+# E-mail
+
+
+def parse_email(text: str) -> str:
+    """One address, ``local@domain.tld``; the domain lower-cased. Checks the form only, no lookups."""
+    shown = (text or "").strip()
+    if not shown:
+        raise ValueError("must not be empty")
+    _check_characters(shown)
+    if len(shown) > MAX_EMAIL:
+        raise ValueError(f"is longer than {MAX_EMAIL} characters")
+    if shown.count("@") > 1 and re.search(r"[\s,;]", shown):
+        raise ValueError(f"{_quoted(shown)} is more than one e-mail address; give one")
+    problem = _email_problem(shown)
+    if problem:
+        raise ValueError(f"{_quoted(shown)} is not an e-mail address: {problem}")
+    local, domain = shown.split("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _email_problem(text: str) -> str | None:
+    # Pasted from a mail program's address field: "Anna Berg <anna.berg@kommun.se>".
+    named = re.fullmatch(r"[^<>]*<([^<>\s]+@[^<>\s]+)>", text)
+    if named:
+        return f"give the address alone: {named[1]}"
+    if any(character.isspace() for character in text):
+        return "it must not contain spaces"
+    if "@" not in text:
+        return f"it has no @; {_EMAIL_EXAMPLE}"
+    if text.count("@") > 1:
+        return "it has more than one @"
+    local, domain = text.split("@")
+    if not local:
+        return f"there is nothing before the @; {_EMAIL_EXAMPLE}"
+    return _part_problem(local, "before", lambda c: c.isalnum() or c in _EMAIL_LOCAL_PUNCTUATION) or _part_problem(domain, "after", lambda c: c.isalnum() or c == "-")
+
+
+def _part_problem(part: str, side: str, allowed: Callable[[str], bool]) -> str | None:
+    wrong = next((character for character in part if character != "." and not allowed(character)), None)
+    if wrong is not None:
+        return f"the part {side} the @ cannot contain {_quoted(wrong)}"
+    labels = part.split(".")
+    if side == "after" and (len(labels) < 2 or any(label.startswith("-") or label.endswith("-") for label in labels) or not all(labels)):
+        return "the part after the @ must be a domain such as kommun.se"
+    if not all(labels):
+        return "the part before the @ cannot start or end with a dot or have two dots in a row"
     return None
 
 

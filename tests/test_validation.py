@@ -13,6 +13,7 @@ from bot.validation import (
     local_datetime,
     parse_at,
     parse_date,
+    parse_email,
     parse_id,
     parse_remind,
     parse_time,
@@ -321,3 +322,48 @@ def test_clean_text_collapses_white_space(value, required, expected):
 def test_clean_text_refuses(value, required, message):
     assert refusal(clean_text, value, required=required) == message
 
+
+# --- e-mail --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("anna.berg@kommun.se", "anna.berg@kommun.se"),
+        ("  Anna.Berg@Kommun.SE ", "Anna.Berg@kommun.se"),
+        ("o'brien+kurs@kommun.se", "o'brien+kurs@kommun.se"),
+        ("åsa@göteborg.se", "åsa@göteborg.se"),
+    ],
+)
+def test_parse_email_accepts_one_address_and_lower_cases_the_domain(text, expected):
+    assert parse_email(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "must not be empty"),
+        ("anna", '"anna" is not an e-mail address: it has no @; e.g. anna.berg@kommun.se'),
+        ("@kommun.se", '"@kommun.se" is not an e-mail address: there is nothing before the @; e.g. anna.berg@kommun.se'),
+        ("anna@", '"anna@" is not an e-mail address: the part after the @ must be a domain such as kommun.se'),
+        ("anna@kommun", '"anna@kommun" is not an e-mail address: the part after the @ must be a domain such as kommun.se'),
+        ("anna@kommun..se", '"anna@kommun..se" is not an e-mail address: the part after the @ must be a domain such as kommun.se'),
+        ("anna@kommun.se.", '"anna@kommun.se." is not an e-mail address: the part after the @ must be a domain such as kommun.se'),
+        ("anna@-kommun.se", '"anna@-kommun.se" is not an e-mail address: the part after the @ must be a domain such as kommun.se'),
+        ("anna@kom_mun.se", '"anna@kom_mun.se" is not an e-mail address: the part after the @ cannot contain "_"'),
+        ("anna(x)@kommun.se", '"anna(x)@kommun.se" is not an e-mail address: the part before the @ cannot contain "("'),
+        ("anna..berg@kommun.se", '"anna..berg@kommun.se" is not an e-mail address: the part before the @ cannot start or end with a dot or have two dots in a row'),
+        (".anna@kommun.se", '".anna@kommun.se" is not an e-mail address: the part before the @ cannot start or end with a dot or have two dots in a row'),
+        ("a@b@kommun.se", '"a@b@kommun.se" is not an e-mail address: it has more than one @'),
+        ("anna berg@kommun.se", '"anna berg@kommun.se" is not an e-mail address: it must not contain spaces'),
+        ("anna\t@kommun.se", '"anna<U+0009>@kommun.se" is not an e-mail address: it must not contain spaces'),
+        ("Anna Berg <anna.berg@kommun.se>", '"Anna Berg <anna.berg@kommun.se>" is not an e-mail address: give the address alone: anna.berg@kommun.se'),
+        ("a@kommun.se, b@kommun.se", '"a@kommun.se, b@kommun.se" is more than one e-mail address; give one'),
+        ("a@kommun.se;b@kommun.se", '"a@kommun.se;b@kommun.se" is more than one e-mail address; give one'),
+        ("anna@kommun.se\x00", "contains a control character (U+0000); remove it"),
+        ("anna@kommun.se\u202e", "contains a hidden text-direction character (U+202E); remove it"),
+        (f"{'a' * 245}@kommun.se", "is longer than 254 characters"),
+    ],
+)
+def test_parse_email_refuses(text, message):
+    assert refusal(parse_email, text) == message
