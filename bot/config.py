@@ -1,35 +1,48 @@
 """Settings from the environment (and an optional ``.env``); a wrong value stops start-up with one line.
 
-Names are the documented ones: ``STEGVIS_*`` for Stegvis itself, ``TELEGRAM_*`` for the bot.
+Names are the documented ones: ``STEGVIS_*`` for Stegvis itself, ``TELEGRAM_*`` for the bot. The
+webhook URL, given on the command line, is checked here too (``check_webhook_url``). No message
+ever shows the token, the webhook secret or a password.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from functools import cached_property
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.reminders.timing import DEFAULT_LEAD_TIMES, DEFAULT_QUIET_HOURS, LeadTime, QuietHours, parse_lead_times
+from bot.features.appointments.timing import DEFAULT_LEAD_TIMES, LeadTime, parse_lead_times
+from bot.outbox.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
+from storage.clock import SYSTEM_CLOCK, Clock, FrozenClock
+from storage.database import DEFAULT_DATABASE_URL, UnsupportedDatabaseURL, mask_url, parse_url
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/stegvis.sqlite3"
+__all__ = ["DEFAULT_DATABASE_URL", "TELEGRAM_API", "Settings", "SettingsError", "check_webhook_url", "load_settings"]
+
 TELEGRAM_API = "https://api.telegram.org"
-_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+# Telegram's rule for setWebhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# The only ports Telegram posts webhook updates to.
+_WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="STEGVIS_DATABASE_URL")
-    telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    # repr=False: a logged Settings must not show a password, the token or the webhook secret.
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="STEGVIS_DATABASE_URL", repr=False)
+    telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN", repr=False)
     telegram_api_url: str = Field(TELEGRAM_API, validation_alias="TELEGRAM_API_URL")
     telegram_bot_username: str | None = Field(None, validation_alias="TELEGRAM_BOT_USERNAME")
     timezone: str = Field("Europe/Stockholm", validation_alias="STEGVIS_TIMEZONE")
     invite_days: int = Field(14, ge=1, le=365, validation_alias="STEGVIS_INVITE_DAYS")
-    webhook_secret: str | None = Field(None, validation_alias="STEGVIS_WEBHOOK_SECRET")
+    webhook_secret: str | None = Field(None, validation_alias="STEGVIS_WEBHOOK_SECRET", repr=False)
     webhook_listen: str = Field("127.0.0.1:8080", validation_alias="STEGVIS_WEBHOOK_LISTEN")
     reminder_lead_times: str = Field(DEFAULT_LEAD_TIMES, validation_alias="STEGVIS_REMINDER_LEAD_TIMES")
     quiet_hours: str = Field(DEFAULT_QUIET_HOURS, validation_alias="STEGVIS_QUIET_HOURS")
@@ -42,12 +55,17 @@ class Settings(BaseSettings):
     # A message claimed longer ago than this by a process that stopped renewing its claim (it
     # died) is handed to another sender. Renewed every third of it while the process lives.
     send_lease: float = Field(60.0, validation_alias="STEGVIS_SEND_LEASE")
+    # For tests and demonstrations only: the moment Stegvis takes as now, and keeps (it does not move).
+    frozen_time: datetime | None = Field(None, validation_alias="STEGVIS_FROZEN_TIME")
 
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError("use sqlite:///path/file.sqlite3 or postgresql://user@host/database")
+        # The same check Database makes, so an unsupported driver stops start-up here already.
+        try:
+            parse_url(value)
+        except UnsupportedDatabaseURL:
+            raise ValueError("use sqlite:///path/file.sqlite3 or postgresql://user@host/database") from None
         return value
 
     @field_validator("telegram_bot_token")
@@ -55,8 +73,17 @@ class Settings(BaseSettings):
     def _token(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not _TOKEN.match(value):
+        if not _TOKEN.fullmatch(value):
             raise ValueError("does not look like a bot token (digits, a colon, then letters and digits), e.g. 123456:ABC-DEF...")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None  # a random one per start
+        if not _WEBHOOK_SECRET.fullmatch(value):
+            raise ValueError("must be 1 to 256 characters, each a letter A-Z or a-z, a digit, _ or - (Telegram's rule)")
         return value
 
     @field_validator("telegram_api_url")
@@ -126,6 +153,17 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1 second, e.g. 60")
         return number
 
+    @field_validator("frozen_time")
+    @classmethod
+    def _frozen_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError("must have a UTC offset, e.g. 2029-06-01T12:00+02:00")
+        return value
+
+    @cached_property
+    def clock(self) -> Clock:
+        return FrozenClock(self.frozen_time) if self.frozen_time is not None else SYSTEM_CLOCK
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -168,9 +206,46 @@ def load_settings(**overrides: object) -> Settings:
         info = Settings.model_fields.get(str(field))
         variable = info.validation_alias if info and info.validation_alias else field
         message = str(first["msg"]).removeprefix("Value error, ")
-        # Never echo a secret back into a log.
-        shown = "" if variable in _SECRETS else f" (got {first.get('input')!r})"
-        raise SettingsError(f"{variable}: {message}{shown}") from None
+        raise SettingsError(f"{variable}: {message}{_shown(str(variable), first.get('input'))}") from None
 
 
+# Never echo a secret back into a log; URLs are shown with their password masked.
 _SECRETS = {"TELEGRAM_BOT_TOKEN", "STEGVIS_WEBHOOK_SECRET"}
+_URLS = {"STEGVIS_DATABASE_URL", "TELEGRAM_API_URL"}
+
+
+def _shown(variable: str, value: object) -> str:
+    if variable in _SECRETS:
+        return ""
+    if variable in _URLS and isinstance(value, str):
+        value = mask_url(value)
+    return f" (got {value!r})"
+
+
+def check_webhook_url(url: str, *, api_url: str = TELEGRAM_API) -> str:
+    """The URL Telegram is to post updates to, if it meets Telegram's rules; else SettingsError.
+
+    A self-hosted Bot API server (``api_url`` other than Telegram's) may post over plain http to
+    any port, so only Telegram's own server gets the https and port rules. The URL is never
+    echoed: its path may carry a secret.
+    """
+    fix = "give --webhook a URL such as https://bot.example.se/telegram"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"the webhook URL is not a URL with a valid port; {fix}") from None
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise SettingsError(f"the webhook URL contains spaces or control characters; {fix}")
+    strict = api_url.rstrip("/") == TELEGRAM_API
+    if parts.scheme != "https" and (strict or parts.scheme != "http"):
+        raise SettingsError(f"the webhook URL must start with https:// (Telegram posts only to HTTPS); {fix}")
+    if not parts.hostname:
+        raise SettingsError(f"the webhook URL has no host name; {fix}")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"the webhook URL must not contain a user name or password; {fix}")
+    if parts.fragment or url.endswith("#"):
+        raise SettingsError(f"the webhook URL must not end in a #fragment; {fix}")
+    if strict and port is not None and port not in _WEBHOOK_PORTS:
+        raise SettingsError(f"the webhook URL uses port {port}, but Telegram posts only to ports 443, 80, 88 or 8443; {fix}")
+    return url

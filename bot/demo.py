@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from bot import admin
 from bot.app import Stegvis
 from bot.config import load_settings
-from bot.appointments import book_appointment, list_appointments
-from bot.run import start
-from bot.scheduler import start_scheduler
+from bot.features.appointments import booking
+from bot.features.participants import services
 from bot.sandbox import BotAPISandbox, SandboxUser
+from bot.scheduler import start_scheduler
+from bot.services import Actor
+from bot.telegram.running import start
 from locales import LANGUAGES
 from storage import repositories as repo
 
@@ -67,7 +68,7 @@ async def run_demo(out: Callable[[str], None] = print, directory: Path = DEMO_DI
         )
         stegvis = Stegvis.create(settings)
         bot, dispatcher = await start(stegvis)
-        polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+        polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1, allowed_updates=dispatcher.resolve_used_update_types()))
         scheduling = start_scheduler(stegvis, bot)
         try:
             out(f"Stegvis demo: the real bot, polling a local Bot API sandbox at {sandbox.url}; database {database_file}\n")
@@ -78,34 +79,42 @@ async def run_demo(out: Callable[[str], None] = print, directory: Path = DEMO_DI
                 await dispatcher.stop_polling()
             await polling
             await bot.session.close()
-            await stegvis.database.dispose()
+            await stegvis.close()
     return 0
 
 
 async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[str], None]) -> None:
-    database = stegvis.database
-    caseworker = await admin.add_caseworker(database, "Karin Lund", "karin.lund@example.se")
-    out(f"Caseworker {caseworker['caseworker_id']}: {caseworker['name']} (Jobb- och kunskapstorget)\n")
+    database, settings, actor = stegvis.database, stegvis.settings, Actor("cli", "demo")
+    async with database.sessions() as session:
+        caseworker = await services.add_caseworker(session, actor, name="Karin Lund", email="karin.lund@example.se", now=stegvis.clock.now())
+        await session.commit()
+    out(f"Caseworker {caseworker.caseworker_id}: {caseworker.name} (Jobb- och kunskapstorget)\n")
     users = []
     for number, person in enumerate(PEOPLE, start=1):
-        added = await admin.add_participant(database, stegvis.settings, person.name, caseworker["caseworker_id"], bot_username=sandbox.bot_username)
+        async with database.sessions() as session:
+            added = await services.add_participant(
+                session, actor, name=person.name, caseworker_id=caseworker.caseworker_id, language=None, now=stegvis.clock.now(), invite_days=settings.invite_days
+            )
+            await session.commit()
         user = sandbox.user(7000 + number, person.name.split()[0], language_code=person.app_language)
-        await onboard(user, added["invite_code"], person)
-        users.append((person, added["participant_id"], user))
+        await onboard(user, added.invite.code, person)
+        users.append((person, added.participant_id, user))
         native = LANGUAGES[person.language].native_name
         out(f"── {person.name} · {native} · Telegram app language: {person.app_language or 'none'} ──")
-        out(f"invite link: {added['link']}")
+        out(f"invite link: https://t.me/{sandbox.bot_username}?start={added.invite.code}")
         out(user.format_transcript())
         out("")
 
     tz = stegvis.settings.tz
     # The day after tomorrow at 10:30: the 3-day reminder is overdue and goes out at once, the
     # 1-day reminder waits for tomorrow at 10:30.
-    starts_at = datetime.combine(datetime.now(tz).date() + timedelta(days=2), time(10, 30), tzinfo=tz)
+    starts_at = datetime.combine(stegvis.clock.now().astimezone(tz).date() + timedelta(days=2), time(10, 30), tzinfo=tz)
     out(f"Appointments booked for {starts_at:%Y-%m-%d %H:%M} ({stegvis.settings.timezone}); the sender delivers the reminders:\n")
     onboarded = {user.id: len(user.transcript) for _, _, user in users}
-    for person, participant_id, user in users:
-        await book_appointment(database, stegvis.settings, participant_id, starts_at, person.place, person.title)
+    async with database.sessions() as session:
+        for person, participant_id, user in users:
+            await booking.book(session, actor, settings, participant_id=participant_id, starts_at=starts_at, place=person.place, title=person.title, now=stegvis.clock.now())
+        await session.commit()
     for person, participant_id, user in users:
         await user.next_reply(timeout=15)  # the reminder, sent by the sender on its next tick
         for step in person.answer:
@@ -117,9 +126,10 @@ async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[
         out(f"── {person.name} ──")
         out("\n".join(user.transcript[onboarded[user.id]:]))
         out("")
-    listing = await list_appointments(database, stegvis.settings)
+    async with database.sessions() as session:
+        listing = await booking.list_appointments(session, actor, settings)
     out("Appointments as the caseworker sees them (stegvis appointment list):")
-    for appointment in listing["appointments"]:
+    for appointment in (view.as_json(settings.tz) for view in listing):
         reminders = ", ".join(f"{r['lead']} {r['status']}" for r in appointment["reminders"])
         out(f"  #{appointment['id']} participant {appointment['participant_id']}: {appointment['starts_at']} · answer: {appointment['answer']} · reminders: {reminders}")
     out("")

@@ -15,7 +15,8 @@ from datetime import MAXYEAR, date, datetime, time, timedelta, timezone
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.reminders.timing import LeadTime
+from bot.features.appointments.timing import LeadTime
+from storage.clock import require_aware
 
 _T = TypeVar("_T")
 
@@ -144,7 +145,7 @@ def check_not_too_far(starts_at: datetime, now: datetime, *, tz: ZoneInfo | None
 
     ``tz`` is only for showing the time; without it, it is shown in ``starts_at``'s own zone.
     """
-    _require_aware(starts_at=starts_at, now=now)
+    require_aware(starts_at=starts_at, now=now)
     if now.year + MAX_YEARS_AHEAD > MAXYEAR:
         return  # nothing representable is that far ahead
     try:
@@ -184,13 +185,6 @@ def _in_zone(value: datetime, tz: ZoneInfo | None) -> datetime:
 def _wall(value: datetime) -> str:
     # Not strftime: on Linux "%Y" writes year 1 as "1", not "0001".
     return value.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
-
-
-def _require_aware(**values: datetime) -> None:
-    for name, value in values.items():
-        if value.tzinfo is None or value.utcoffset() is None:
-            # A programming error (callers parse to aware times), not something a caseworker typed.
-            raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
 
 
 # Lead times

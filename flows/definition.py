@@ -28,7 +28,7 @@ A step is exactly one of: ``buttons`` (wait for a press), ``text_input`` (wait f
 at most ``max_length`` characters, and with ``buttons`` for a press as well), ``language_picker:
 true`` (one button per language, each in its own script; with ``next`` to go on after the choice),
 ``next`` (say and go on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop
-without waiting. Step names ``ref``, ``variables`` and ``interrupted`` are taken: the conversation
+without waiting. Step names ``ref`` and ``variables`` are taken: the conversation
 state keeps other things under them.
 """
 
@@ -55,7 +55,7 @@ ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # short ids keep callback data under
 EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # event types are stored, never sent: they may be longer
 PAYLOAD_VALUE = (str, int, float, bool)
 # Keys of a conversation's state data besides the answers stored under each step's name.
-STATE_KEYS = frozenset({"ref", "variables", "interrupted"})
+STATE_KEYS = frozenset({"ref", "variables"})
 
 
 class FlowError(ValueError):
@@ -112,6 +112,9 @@ class Flow:
     variables: frozenset[str] = field(default_factory=frozenset)
     file: str = "<flow>"
     entries: tuple[str, ...] = ()  # steps besides start that a caller may start at
+    # Which version of the flow this is; every run records the version it started on. A file on
+    # disk is version 1 until flows are published with numbered versions.
+    version: int = 1
 
     def texts(self) -> list[tuple[int, str, str]]:
         """(line, msgid, where) for every translatable text, for extraction and completeness checks."""

@@ -1,26 +1,34 @@
-"""The dialogue engine: (flow, conversation state, input) → new state, messages to send, events.
+"""The dialogue engine: (flows, conversation state, input) → new state, messages to send, events.
 
 Nothing here talks to Telegram or the database: the caller (``bot/``) sends the messages and
 stores the state and the events. State is plain data (``State.to_dict``), saved after every
 step, so a restart in the middle of a conversation loses nothing.
 
-A run may be about one thing outside the conversation, such as an appointment: the caller starts
-it with a ``ref`` (short ASCII, e.g. ``7v2``). The ref is kept in the state, carried in every
-button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every event, so a press is tied
-to that one thing: a press whose ref is not the waiting question's is a press on an old message.
-Such a run also keeps the values its texts were filled with, so a question asked again (/help, a
-typed text) reads the same even when the caller no longer knows which thing it was about.
+**Runs stack.** A conversation is a stack of *runs*, one per flow being walked; the top one asks
+the question the participant sees. A flow started over an open question (``/language`` while the
+privacy notice waits, a press on an older reminder while another question is open) is pushed on
+top; when it ends, the run below is open again: asked again (``then="repeat"``, the default: its
+message is far up the chat, perhaps in another language) or left as it is on screen
+(``then="quiet"``). A press on a button of a run lower in the stack answers that run, and the runs
+above it are dropped. Each run records the flow's id and version it started on.
+
+**Refs.** A run may be about one thing outside the conversation, such as an appointment: the
+caller starts it with a ``ref`` (short ASCII, e.g. ``7v2``). The ref is kept in the run, carried in
+every button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every event, so a press
+is tied to that one thing: a press whose ref is not the waiting question's is a press on an old
+message. Such a run also keeps the values its texts were filled with, so a question asked again
+(/help, a typed text) reads the same even when the caller no longer knows which thing it was about.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from flows.definition import Flow, Step
-from locales import LANGUAGES, Catalogs, Texts
+from locales import LANGUAGES, N_, Catalogs, Texts
 from locales.languages import picker_order
 
 DATA_PREFIX = "s"  # callback data: "s:<flow>:<step>:<option>[:<ref>]", ids only, never text
@@ -29,8 +37,13 @@ LONG_TEXT = 1000
 # (53 bytes), and a ref of up to 11 characters after the last colon.
 MAX_REF = 11
 REF = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_REF}}}")
-REF_KEY, VARIABLES_KEY = "ref", "variables"  # in State.data (flows.definition.STATE_KEYS)
+REF_KEY, VARIABLES_KEY = "ref", "variables"  # in Run.data (flows.definition.STATE_KEYS)
 TEXT_ANSWER = "text"  # stored in the state for a typed answer; the text itself only in its event
+REPEAT, QUIET = "repeat", "quiet"
+# The notice for a press that changes nothing.
+ANSWERED = N_("Den frågan är redan besvarad.")  # a button on an older message
+BROKEN = N_("Den knappen fungerar inte.")  # a button we never made (forged, or of a removed flow)
+Then = Literal["repeat", "quiet"]
 
 
 @dataclass(frozen=True)
@@ -55,14 +68,15 @@ class FlowEvent:
 
 
 @dataclass(frozen=True)
-class State:
-    flow: str | None = None
-    step: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+class Run:
+    """One flow being walked: the step it waits on, its answers so far, and what it is about."""
 
-    @property
-    def waiting(self) -> bool:
-        return self.flow is not None and self.step is not None
+    flow: str
+    version: int
+    step: str
+    data: dict[str, Any] = field(default_factory=dict)
+    # When this run ends, the run below it is asked again (repeat) or left on screen (quiet).
+    then: Then = REPEAT
 
     @property
     def ref(self) -> str | None:
@@ -70,13 +84,56 @@ class State:
         return ref if isinstance(ref, str) else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"flow": self.flow, "step": self.step, "data": dict(self.data)}
+        raw: dict[str, Any] = {"flow": self.flow, "version": self.version, "step": self.step, "data": dict(self.data)}
+        if self.then != REPEAT:
+            raw["then"] = self.then
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Run:
+        then = raw.get("then", REPEAT)
+        version = raw.get("version")
+        return cls(str(raw["flow"]), version if type(version) is int else 0, str(raw["step"]), dict(raw.get("data") or {}), QUIET if then == QUIET else REPEAT)
+
+
+@dataclass(frozen=True)
+class State:
+    """A conversation: the stack of open runs, bottom first; the last one asks the visible question."""
+
+    runs: tuple[Run, ...] = ()
+
+    @property
+    def top(self) -> Run | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self.runs)
+
+    @property
+    def flow(self) -> str | None:
+        return self.runs[-1].flow if self.runs else None
+
+    @property
+    def step(self) -> str | None:
+        return self.runs[-1].step if self.runs else None
+
+    @property
+    def ref(self) -> str | None:
+        return self.runs[-1].ref if self.runs else None
+
+    def without(self, drop: Callable[[Run], bool]) -> State:
+        """The state without the runs `drop` says go (their questions are over); nothing is asked again."""
+        kept = tuple(run for run in self.runs if not drop(run))
+        return self if len(kept) == len(self.runs) else State(kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": [run.to_dict() for run in self.runs]}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> State:
-        if not raw:
-            return cls()
-        return cls(raw.get("flow"), raw.get("step"), dict(raw.get("data") or {}))
+        runs = (raw or {}).get("runs") or []
+        return cls(tuple(Run.from_dict(run) for run in runs if isinstance(run, Mapping) and run.get("flow") and run.get("step")))
 
 
 IDLE = State()
@@ -102,6 +159,23 @@ Input = Press | TextInput | MediaInput
 
 
 @dataclass(frozen=True)
+class ButtonAddress:
+    """What a button's callback data names: the flow, step and option, and the ref of its run."""
+
+    flow: str
+    step: str
+    option: str
+    ref: str | None
+
+    @classmethod
+    def parse(cls, data: str) -> ButtonAddress | None:
+        parts = data.split(":")
+        if len(parts) not in (4, 5) or parts[0] != DATA_PREFIX:
+            return None
+        return cls(parts[1], parts[2], parts[3], parts[4] if len(parts) == 5 else None)
+
+
+@dataclass(frozen=True)
 class Sprint:
     """The engine's answer to one input."""
 
@@ -122,56 +196,121 @@ class Engine:
         self.catalogs = catalogs
 
     def start(
-        self, flow_id: str, *, language: str | None, variables: Mapping[str, Any] = {}, at: str | None = None, ref: str | None = None
+        self,
+        flow_id: str,
+        *,
+        language: str | None,
+        variables: Mapping[str, Any] = {},
+        at: str | None = None,
+        ref: str | None = None,
+        over: State = IDLE,
     ) -> Sprint:
-        """Start a flow at its start (or at the step `at`); `ref` ties the run to one thing."""
+        """Start a flow at its start (or at the step `at`); `ref` ties the run to one thing.
+
+        With `over`, the new run goes on top of those runs (a command that interrupts an open
+        question); without, it replaces whatever was open.
+        """
         flow = self.flows[flow_id]
         if ref is not None and not REF.fullmatch(ref):
             raise ValueError(f"ref {ref!r} must be 1-{MAX_REF} characters of A-Z a-z 0-9 _ . - (it goes into Telegram's 64 bytes of callback data)")
-        run = _Run(self, flow, language, variables, State(flow.id, None, {REF_KEY: ref} if ref is not None else {}))
-        run.enter(at or flow.start)
-        return run.sprint()
+        sprint = _Sprint(self, language, over.runs, variables)
+        walk = _Walk(sprint, flow, variables, {REF_KEY: ref} if ref is not None else {}, REPEAT)
+        walk.enter(at or flow.start)
+        return sprint.result()
 
     def resume(self, state: State, given: Input, *, language: str | None, variables: Mapping[str, Any] = {}) -> Sprint:
-        flow = self.flows.get(state.flow) if state.flow else None
-        step = flow.steps.get(state.step) if flow and state.step else None
-        if flow is None or step is None:
-            state, flow, step = IDLE, None, None  # a flow renamed or removed by an edit: start afresh
-        run = _Run(self, flow, language, variables, state)
+        """The participant's press, text or media, given to the run it is for."""
+        state = self._known(state)
         if isinstance(given, Press):
-            run.press(step, given.data)
+            return self._press(state, given.data, language, variables)
+        sprint = _Sprint(self, language, state.runs[:-1], variables)
+        walk = self._walk_top(sprint, state, variables)
+        if walk is None:
+            sprint.idle_input(given)
         elif isinstance(given, TextInput):
-            run.text(step, given.text)
+            walk.text(walk.step, given.text)
         else:
-            run.media(step, given.kind)
-        return run.sprint()
+            walk.media(walk.step, given.kind)
+        return sprint.result()
+
+    def answer_detached(
+        self, state: State, data: str, *, language: str | None, variables: Mapping[str, Any] = {}, same_thing: Callable[[Run], bool] = lambda run: False
+    ) -> Sprint:
+        """A press on a button of an older message about a thing that is still open.
+
+        The caller has checked that the ref's thing still takes answers (an appointment still
+        booked at that time): the question is rebuilt from the button itself and answered, on top
+        of whatever is open, which stays open underneath (quietly: its message is still on
+        screen). Runs about the same thing (`same_thing`) are dropped: this press supersedes them.
+        """
+        state = self._known(state)
+        address = ButtonAddress.parse(data)
+        top = state.top
+        if address is None or address.ref is None or (top is not None and (top.flow, top.step, top.ref) == (address.flow, address.step, address.ref)):
+            return self.resume(state, Press(data), language=language, variables=variables)
+        flow = self.flows.get(address.flow)
+        if flow is None or address.step not in flow.steps:
+            return self.resume(state, Press(data), language=language, variables=variables)
+        below = state.without(same_thing)
+        run = Run(flow.id, flow.version, address.step, {REF_KEY: address.ref}, QUIET)
+        return self.resume(State((*below.runs, run)), Press(data), language=language, variables=variables)
 
     def repeat(self, state: State, *, language: str | None, variables: Mapping[str, Any] = {}) -> Sprint:
         """The question the participant is waiting on, sent again (after /start or /help)."""
-        flow = self.flows.get(state.flow) if state.flow else None
-        step = flow.steps.get(state.step) if flow and state.step else None
-        run = _Run(self, flow, language, variables, state if step else IDLE)
-        if step:
-            run.ask(step)
-        return run.sprint()
+        state = self._known(state)
+        sprint = _Sprint(self, language, state.runs[:-1], variables)
+        walk = self._walk_top(sprint, state, variables)
+        if walk is not None:
+            walk.ask(walk.step)
+        return sprint.result()
+
+    # ---------------------------------------------------------------------------------------
+
+    def _known(self, state: State) -> State:
+        # A flow or step renamed or removed by an edit: that run is over, as if answered.
+        return state.without(lambda run: run.flow not in self.flows or run.step not in self.flows[run.flow].steps)
+
+    def _walk_top(self, sprint: _Sprint, state: State, variables: Mapping[str, Any]) -> _Walk | None:
+        top = state.top
+        if top is None:
+            return None
+        flow = self.flows[top.flow]
+        walk = _Walk(sprint, flow, variables, top.data, top.then, version=top.version)
+        walk.step = flow.steps[top.step]
+        walk.waiting = True
+        return walk
+
+    def _press(self, state: State, data: str, language: str | None, variables: Mapping[str, Any]) -> Sprint:
+        address = ButtonAddress.parse(data)
+        # The run the button belongs to: the top one, or one further down (its question is
+        # answered, and what was asked over it is dropped).
+        for depth in range(len(state.runs) - 1, -1, -1):
+            run = state.runs[depth]
+            if address is not None and (run.flow, run.step, run.ref) == (address.flow, address.step, address.ref):
+                state = State(state.runs[: depth + 1])
+                break
+        sprint = _Sprint(self, language, state.runs[:-1], variables)
+        walk = self._walk_top(sprint, state, variables)
+        if walk is None:
+            sprint.refuse(None, self._stale_or_forged(address))
+        else:
+            walk.press(address)
+        return sprint.result()
+
+    def _stale_or_forged(self, address: ButtonAddress | None) -> str:
+        known = address is not None and address.flow in self.flows and address.step in self.flows[address.flow].steps
+        # A button on an older message: that question was answered or has moved on.
+        return ANSWERED if known else BROKEN
 
 
-class _Run:
-    """One sprint in progress: collects messages and events while walking the steps."""
+class _Sprint:
+    """One input's answer in the making: the messages and events of every run it walks."""
 
-    def __init__(self, engine: Engine, flow: Flow | None, language: str | None, variables: Mapping[str, Any], state: State):
-        self.engine, self.flow, self.language = engine, flow, language
-        self.ref = state.ref
-        kept = state.data.get(VARIABLES_KEY) if self.ref is not None else None
-        self.variables = {**kept, **variables} if isinstance(kept, dict) else dict(variables)
-        if flow is not None:  # before anything is sent or saved, not at the first text that needs them
-            missing = flow.variables - self.variables.keys()
-            if missing:
-                raise ValueError(f"flow {flow.id!r} needs the variables {sorted(missing)}: pass them as variables={{...}}")
-            if self.ref is not None:  # the latest values, for a question asked again later
-                values = {name: self.variables[name] for name in sorted(flow.variables)}
-                state = State(state.flow, state.step, {**state.data, VARIABLES_KEY: values})
-        self.state = state
+    def __init__(self, engine: Engine, language: str | None, below: tuple[Run, ...], variables: Mapping[str, Any]):
+        self.engine, self.language = engine, language
+        self.below = below  # the runs under the one being walked
+        self.variables = variables  # the caller's values, for runs without a ref of their own
+        self.top: Run | None = None  # the walked run, while it waits
         self.messages: list[OutgoingMessage] = []
         self.events: list[FlowEvent] = []
         self.chosen: str | None = None
@@ -181,105 +320,155 @@ class _Run:
     def texts(self) -> Texts:
         return self.engine.catalogs.texts(self.language)
 
-    def sprint(self) -> Sprint:
-        return Sprint(self.state, self.language, tuple(self.messages), tuple(self.events), self.chosen, self.notice)
-
-    def emit(self, type: str, payload: dict[str, Any], step: str | None) -> None:
-        self.events.append(FlowEvent(type, payload, self.flow.id if self.flow else None, step, self.ref))
-
     def say(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
         self.messages.append(OutgoingMessage(text, buttons))
+
+    def result(self) -> Sprint:
+        runs = (*self.below, self.top) if self.top is not None else self.below
+        return Sprint(State(runs), self.language, tuple(self.messages), tuple(self.events), self.chosen, self.notice)
+
+    def finished(self, then: Then) -> None:
+        """The walked run has ended: the run below is open again."""
+        self.top = None
+        if not self.below:
+            return
+        below = self.below[-1]
+        self.below = self.below[:-1]
+        if then == QUIET:
+            self.top = below  # its message is still on screen, as it was
+            return
+        # The caller's values are about the run that ended; a run with a ref has its own.
+        walk = self.engine._walk_top(self, State((below,)), {} if below.ref is not None else self.variables)
+        assert walk is not None
+        walk.ask(walk.step)
+
+    def refuse(self, walk: _Walk | None, notice: str) -> None:
+        # A stale or forged button changes nothing; show where the conversation really is.
+        self.notice = self.texts.gettext(notice)
+        if walk is not None:
+            walk.ask(walk.step)
+
+    def idle_input(self, given: Input) -> None:
+        if isinstance(given, TextInput):
+            if len(given.text) > LONG_TEXT:
+                return self.say(self.texts.gettext("Ditt meddelande är för långt för mig. Skriv /help för hjälp, eller kontakta din handläggare."))
+            return self.say(self.texts.gettext("Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."))
+        if isinstance(given, MediaInput):
+            self.say(_media_hint(self.texts, given.kind))
+
+
+def _media_hint(texts: Texts, kind: str) -> str:
+    if kind == "voice":
+        return texts.gettext("Jag kan inte lyssna på röstmeddelanden. Ring din handläggare om du vill prata.")
+    return texts.gettext("Jag kan inte öppna bilder, filer eller klistermärken.")
+
+
+class _Walk:
+    """One run walked in a sprint: enters steps, asks, takes the input."""
+
+    def __init__(self, sprint: _Sprint, flow: Flow, variables: Mapping[str, Any], data: Mapping[str, Any], then: Then, *, version: int | None = None):
+        self.sprint, self.flow, self.then = sprint, flow, then
+        self.version = flow.version if version is None else version
+        self.data = dict(data)
+        self.step: Step = flow.steps[flow.start]
+        self.waiting = False
+        ref = self.data.get(REF_KEY)
+        self.ref = ref if isinstance(ref, str) else None
+        kept = self.data.get(VARIABLES_KEY) if self.ref is not None else None
+        self.variables = {**kept, **variables} if isinstance(kept, dict) else dict(variables)
+        # before anything is sent or saved, not at the first text that needs them
+        missing = flow.variables - self.variables.keys()
+        if missing:
+            raise ValueError(f"flow {flow.id!r} needs the variables {sorted(missing)}: pass them as variables={{...}}")
+        if self.ref is not None:  # the latest values, for a question asked again later
+            self.data[VARIABLES_KEY] = {name: self.variables[name] for name in sorted(flow.variables)}
+
+    @property
+    def texts(self) -> Texts:
+        return self.sprint.texts
+
+    def run(self) -> Run:
+        return Run(self.flow.id, self.version, self.step.id, dict(self.data), self.then)
+
+    def emit(self, type: str, payload: dict[str, Any], step: str | None) -> None:
+        self.sprint.events.append(FlowEvent(type, payload, self.flow.id, step, self.ref))
 
     # --- walking the flow -------------------------------------------------------------------
 
     def enter(self, step_id: str) -> None:
-        assert self.flow is not None
-        data = dict(self.state.data)
         while True:
             step = self.flow.steps[step_id]
+            self.step = step
             if step.waits:
-                self.state = State(self.flow.id, step.id, data)
+                self.waiting = True
+                self.sprint.top = self.run()
                 self.ask(step)
                 return
-            self.say(self.fill(step.say))
+            self.sprint.say(self.fill(step.say))
             if step.end or step.next is None:
-                self.state = IDLE
                 self.emit("flow_completed", {"flow": self.flow.id}, step.id)
+                self.sprint.finished(self.then)
                 return
             step_id = step.next
 
     def ask(self, step: Step, hint: str | None = None) -> None:
-        assert self.flow is not None
+        catalogs = self.sprint.engine.catalogs
         if step.language_picker:
-            order = picker_order(self.language)
-            prompt = "\n".join(self.engine.catalogs.texts(language.code).gettext("Välj språk.") for language in order)
-            rows = tuple((Button(language.native_name, self.data(step, language.code)),) for language in order)
+            order = picker_order(self.sprint.language)
+            prompt = "\n".join(catalogs.texts(language.code).gettext("Välj språk.") for language in order)
+            rows = tuple((Button(language.native_name, self.button_data(step, language.code)),) for language in order)
         else:
             prompt = self.fill(step.say)
-            rows = tuple((Button(self.texts.gettext(b.label), self.data(step, b.id)),) for b in step.buttons)
-        self.say(f"{hint}\n\n{prompt}" if hint else prompt, rows)
+            rows = tuple((Button(self.texts.gettext(b.label), self.button_data(step, b.id)),) for b in step.buttons)
+        self.sprint.top = self.run()
+        self.sprint.say(f"{hint}\n\n{prompt}" if hint else prompt, rows)
 
     def fill(self, msgid: str | None) -> str:
-        assert self.flow is not None and msgid is not None
+        assert msgid is not None
         values = {name: self.variables[name] for name in self.flow.variables}  # checked in __init__
         return self.texts.gettext(msgid, **values)
 
-    def data(self, step: Step, option: str) -> str:
-        assert self.flow is not None
+    def button_data(self, step: Step, option: str) -> str:
         data = f"{DATA_PREFIX}:{self.flow.id}:{step.id}:{option}"
         return f"{data}:{self.ref}" if self.ref is not None else data
 
     # --- inputs -----------------------------------------------------------------------------
 
-    def press(self, step: Step | None, data: str) -> None:
-        parts = data.split(":")
-        if len(parts) not in (4, 5) or parts[0] != DATA_PREFIX:
-            return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
-        _, flow_id, step_id, option = parts[:4]
-        ref = parts[4] if len(parts) == 5 else None
-        if step is None or self.flow is None or (flow_id, step_id) != (self.flow.id, step.id):
-            known = flow_id in self.engine.flows and step_id in self.engine.flows[flow_id].steps
-            if known:  # a button on an older message: that question was answered or has moved on
-                return self.refuse(step, self.texts.gettext("Den frågan är redan besvarad."))
-            return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
-        if ref != self.ref:
-            if ref is not None and self.ref is not None:  # the same question about another thing: an older message
-                return self.refuse(step, self.texts.gettext("Den frågan är redan besvarad."))
-            return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))  # we never made that button
+    def press(self, address: ButtonAddress | None) -> None:
+        step = self.step
+        if address is None:
+            return self.sprint.refuse(self, BROKEN)
+        if (address.flow, address.step) != (self.flow.id, step.id):
+            return self.sprint.refuse(self, self.sprint.engine._stale_or_forged(address))
+        if address.ref != self.ref:
+            if address.ref is not None and self.ref is not None:  # the same question about another thing: an older message
+                return self.sprint.refuse(self, ANSWERED)
+            return self.sprint.refuse(self, BROKEN)  # we never made that button
+        option = address.option
         if step.language_picker:
             if option not in LANGUAGES:
-                return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
-            self.language = option
-            self.chosen = LANGUAGES[option].native_name
+                return self.sprint.refuse(self, BROKEN)
+            self.sprint.language = option
+            self.sprint.chosen = LANGUAGES[option].native_name
             self.emit("language_chosen", {"language": option}, step.id)
             return self.answered(step, option, step.next)
         button = next((b for b in step.buttons if b.id == option), None)
         if button is None:
-            return self.refuse(step, self.texts.gettext("Den knappen fungerar inte."))
-        self.chosen = self.texts.gettext(button.label)
+            return self.sprint.refuse(self, BROKEN)
+        self.sprint.chosen = self.texts.gettext(button.label)
         self.emit(button.event, {"answer": button.id, **button.payload}, step.id)
         self.answered(step, button.id, button.next)
 
     def answered(self, step: Step, option: str, next_step: str | None) -> None:
-        assert self.flow is not None
-        self.state = State(self.flow.id, None, {**self.state.data, step.id: option})
+        self.data[step.id] = option
+        self.sprint.top = None
         if next_step:
             self.enter(next_step)
         else:
-            self.state = IDLE
             self.emit("flow_completed", {"flow": self.flow.id}, step.id)
+            self.sprint.finished(self.then)
 
-    def refuse(self, step: Step | None, notice: str) -> None:
-        # A stale or forged button changes nothing; show where the conversation really is.
-        self.notice = notice
-        if step is not None:
-            self.ask(step)
-
-    def text(self, step: Step | None, text: str) -> None:
-        if step is None:
-            if len(text) > LONG_TEXT:
-                return self.say(self.texts.gettext("Ditt meddelande är för långt för mig. Skriv /help för hjälp, eller kontakta din handläggare."))
-            return self.say(self.texts.gettext("Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."))
+    def text(self, step: Step, text: str) -> None:
         entry = step.text_input
         answer = text.strip()
         if entry is None or not answer:
@@ -292,11 +481,5 @@ class _Run:
         self.emit(entry.event, {"text": answer}, step.id)
         self.answered(step, TEXT_ANSWER, entry.next)
 
-    def media(self, step: Step | None, kind: str) -> None:
-        if kind == "voice":
-            hint = self.texts.gettext("Jag kan inte lyssna på röstmeddelanden. Ring din handläggare om du vill prata.")
-        else:
-            hint = self.texts.gettext("Jag kan inte öppna bilder, filer eller klistermärken.")
-        if step is None:
-            return self.say(hint)
-        self.ask(step, hint=hint)
+    def media(self, step: Step, kind: str) -> None:
+        self.ask(step, hint=_media_hint(self.texts, kind))

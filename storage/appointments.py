@@ -1,21 +1,21 @@
 """Reading and writing appointments; every function takes the caller's session and never commits.
 
-The booking rules (what may be moved, when reminders go out) live in ``bot/appointments.py``;
-this module only stores and finds. Every datetime is aware; ``now`` is always passed in.
+The booking rules (what may be moved, when reminders go out) live in
+``bot/features/appointments/``; this module only stores and finds. Every datetime is aware;
+``now`` is always passed in.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import Appointment, AppointmentStatus, OutboxMessage
+from storage.models import Appointment, AppointmentStatus, OutboxMessage, OutboxStatus
 
 # What a participant can answer from a reminder, and what is recorded when they never did.
 ANSWERS = ("coming", "cant_come", "new_time")
@@ -29,7 +29,8 @@ async def add_appointment(
     place: str,
     title: str | None = None,
     lead_times: str | None = None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> Appointment:
     """Store a booked appointment (version 1); flushed, so its id is known at once."""
     appointment = Appointment(
@@ -40,9 +41,9 @@ async def add_appointment(
         lead_times=lead_times,
         version=1,
         status=AppointmentStatus.BOOKED,
+        created_at=now,
+        updated_at=now,
     )
-    if now is not None:
-        appointment.created_at = appointment.updated_at = now
     session.add(appointment)
     await session.flush()
     return appointment
@@ -89,22 +90,15 @@ async def booked_at(
     return {(participant_id, starts_at): id_ for participant_id, starts_at, id_ in rows}
 
 
-async def outbox_messages(
-    session: AsyncSession, appointment_ids: Iterable[int]
-) -> dict[int, list[OutboxMessage]]:
-    """Every outbox row of these appointments (all versions), each list in due order."""
-    ids = sorted(set(appointment_ids))
-    found: dict[int, list[OutboxMessage]] = defaultdict(list)
-    if not ids:
-        return found
-    rows = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.appointment_id.in_(ids))
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-    )
-    for message in rows:
-        found[message.appointment_id].append(message)  # type: ignore[index]
-    return found
+async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert many booked appointments in one statement; their ids, in the order given.
+
+    For an import of thousands of rows: one INSERT ... RETURNING instead of one flush each.
+    """
+    if not rows:
+        return []
+    result = await session.execute(insert(Appointment).returning(Appointment.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
 
 
 async def reschedule(session: AsyncSession, appointment: Appointment, starts_at: datetime, now: datetime) -> bool:
@@ -137,34 +131,27 @@ async def _update_if(session: AsyncSession, appointment: Appointment, values: di
     return True
 
 
-async def set_answer(
-    session: AsyncSession,
-    appointment_id: int,
-    answer: str,
-    *,
-    version: int,
-    now: datetime,
-) -> bool:
-    """Record the participant's answer to the booking ``version`` their reminder was about.
+def set_answer(appointment_id: int, participant_id: int, answer: str, *, version: int, now: datetime) -> Update:
+    """The statement that records a participant's answer to the booking ``version`` they were shown.
 
-    False (nothing changes) when that version is no longer current (the appointment moved after
-    the reminder was sent), the appointment was cancelled, or it has already started; the caller
-    still logs the tap as an event. One conditional UPDATE, so it cannot race a move.
+    It changes nothing when the appointment is not theirs, that version is no longer current (it
+    moved after the reminder was sent), it was cancelled, or it has already started; the tap is
+    still in the event log. One conditional UPDATE, so it cannot race a move. A statement rather
+    than a call, so it runs in the same unit of work as the answer's event (``storage.writer``).
     """
     if answer not in ANSWERS:
         raise ValueError(f"unknown answer {answer!r}; expected one of {', '.join(ANSWERS)}")
-    result = await session.execute(
+    return (
         update(Appointment)
         .where(
             Appointment.id == appointment_id,
+            Appointment.participant_id == participant_id,
             Appointment.version == version,
             Appointment.status == AppointmentStatus.BOOKED,
             Appointment.starts_at > now,
         )
         .values(answer=answer, answered_at=now, updated_at=now)
-        .execution_options(synchronize_session="fetch")
     )
-    return result.rowcount == 1
 
 
 async def mark_unanswered(session: AsyncSession, now: datetime) -> list[Appointment]:
@@ -185,3 +172,36 @@ async def mark_unanswered(session: AsyncSession, now: datetime) -> list[Appointm
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     return sorted(result.scalars().all(), key=lambda appointment: appointment.id)
+
+
+async def withdraw_stale(session: AsyncSession, now: datetime, *, cancellation_notice: str) -> int:
+    """Cancel pending messages about appointments that must never go out any more.
+
+    The same rules as the appointments' staleness rule in ``bot/features/appointments``, in one
+    UPDATE for the housekeeping job: the appointment has begun, or is cancelled (except its
+    ``cancellation_notice``), or the message is about an older version, or a cancellation notice
+    whose appointment is booked again.
+    """
+    about = and_(OutboxMessage.subject_kind == "appointment", OutboxMessage.subject_id == Appointment.id)
+    stale = (
+        select(OutboxMessage.id)
+        .join(Appointment, about)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            or_(
+                Appointment.starts_at <= now,
+                and_(OutboxMessage.composer == cancellation_notice, Appointment.status != AppointmentStatus.CANCELLED),
+                and_(
+                    OutboxMessage.composer != cancellation_notice,
+                    or_(Appointment.status != AppointmentStatus.BOOKED, OutboxMessage.subject_version != Appointment.version),
+                ),
+            ),
+        )
+    )
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(stale.scalar_subquery()), OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED, last_error="withdrawn: the appointment moved, was cancelled or has begun")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

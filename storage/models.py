@@ -1,6 +1,8 @@
 """SQLAlchemy 2 models: who takes part, how they joined, what they agreed to, and what happened.
 
 Timestamps are stored as UTC and always come back timezone-aware, on SQLite and PostgreSQL alike.
+None of them has a default: whoever writes a row passes the time from its `storage.clock.Clock`,
+so nothing here reads the real clock.
 Personal data is kept to what the programme needs: a name, a language and a Telegram chat id;
 nothing else from the Telegram profile is stored.
 """
@@ -40,10 +42,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -66,7 +64,7 @@ class Caseworker(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
 
     participants: Mapped[list[Participant]] = relationship(back_populates="caseworker")
 
@@ -84,8 +82,8 @@ class Participant(Base):
     status: Mapped[ParticipantStatus] = mapped_column(
         String(16), default=ParticipantStatus.INVITED
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
     caseworker: Mapped[Caseworker] = relationship(back_populates="participants")
     # Loaded together with the participant on every update (one query instead of two).
@@ -98,7 +96,7 @@ class Invite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -112,11 +110,15 @@ class ConsentRecord(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
     notice_version: Mapped[str] = mapped_column(String(32))
     answer: Mapped[ConsentAnswer] = mapped_column(String(16))
-    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[datetime]
 
 
 class Conversation(Base):
-    """Where a participant is in a flow: plain data, saved after every step."""
+    """Where a participant is in the flows: plain data, saved after every step.
+
+    ``data`` is the engine's state (``flows.engine.State.to_dict``: the stack of open runs);
+    ``flow`` and ``step`` repeat the top run's, so a person can read where someone is.
+    """
 
     __tablename__ = "conversations"
 
@@ -124,7 +126,7 @@ class Conversation(Base):
     flow: Mapped[str | None] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime]
 
 
 class Event(Base):
@@ -137,7 +139,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     type: Mapped[str] = mapped_column(String(64), index=True)
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
-    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    occurred_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     flow: Mapped[str | None] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(64))
@@ -167,8 +169,8 @@ class Appointment(Base):
     answer: Mapped[str | None] = mapped_column(String(16))
     answered_at: Mapped[datetime | None]
     attended: Mapped[bool | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class OutboxStatus(str, enum.Enum):
@@ -179,20 +181,50 @@ class OutboxStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class OutboxMessage(Base):
-    """A message Stegvis will send on its own (a reminder, a notice), claimed and sent by the sender.
+class RecipientKind(str, enum.Enum):
+    """Who an outbox message goes to."""
 
-    The idempotency key (e.g. ``appointment:7:v2:1d``) makes planning the same message twice a no-op.
+    PARTICIPANT = "participant"
+    CASEWORKER = "caseworker"
+    LEADER = "leader"
+    EMAIL = "email"  # an address only, with no person record behind it
+
+
+class Channel(str, enum.Enum):
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+
+
+class OutboxMessage(Base):
+    """A message Stegvis will send on its own, claimed and sent by the sender when due.
+
+    It goes to a *recipient* (a participant, caseworker or leader by id, or an email address) over
+    a *channel*, is about a *subject* (kind, id, version: e.g. appointment 7 as booked in version
+    2), and is written by the *composer* registered under ``composer``. ``slot`` tells apart the
+    messages one composer writes about one subject (a reminder 3 days before, one 1 day before).
+    The idempotency key is made of exactly those columns (``storage.outbox.idempotency_key``), so
+    planning the same message twice is a no-op, and the subject's own rule decides when a row is
+    stale (``bot.outbox.composers.SubjectRule``).
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        Index("ix_outbox_recipient", "recipient_kind", "recipient_id"),
+        Index("ix_outbox_subject", "subject_kind", "subject_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
-    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # reminder / moved / cancelled
+    idempotency_key: Mapped[str] = mapped_column(String(500), unique=True)
+    recipient_kind: Mapped[RecipientKind] = mapped_column(String(16))
+    recipient_id: Mapped[int | None]
+    recipient_address: Mapped[str | None] = mapped_column(String(320))
+    channel: Mapped[Channel] = mapped_column(String(16))
+    subject_kind: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None]
+    subject_version: Mapped[int | None]
+    composer: Mapped[str] = mapped_column(String(48))
+    slot: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     due_at: Mapped[datetime]
     status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
@@ -202,4 +234,4 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]

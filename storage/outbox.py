@@ -1,154 +1,169 @@
 """The outbox: messages Stegvis sends on its own, planned ahead and sent by the sender when due.
 
-Planning is idempotent: a row's key (for a reminder ``appointment:<id>:v<version>:<lead>``)
+A row goes to a recipient over a channel, is about a subject and is written by a composer (see
+`storage.models.OutboxMessage`). Planning is idempotent: the key is made of those columns and
 is unique, so planning the same message twice adds nothing. Every function takes the caller's
-session and never commits.
+session and never commits. Nothing here knows what a subject is: the rules that say when a
+subject's messages are stale are registered by the features (``bot.outbox.composers``).
 
 A row's life: ``pending`` → (claimed by one sender) ``sending`` → ``sent`` | ``failed``, or back
-to ``pending`` (retry later, quiet hours, its sender died), or ``cancelled`` (withdrawn: the
-appointment moved, was cancelled or has begun). ``docs/sending.md`` says what this guarantees.
+to ``pending`` (retry later, quiet hours, its sender died), or ``cancelled`` (withdrawn: its
+subject changed). ``docs/sending.md`` says what this guarantees.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, insert, literal, not_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.elements import ColumnElement
 
 from storage import repositories as repo
-from storage.models import (
-    Appointment,
-    AppointmentStatus,
-    Event,
-    OutboxMessage,
-    OutboxStatus,
-    Participant,
-    ParticipantStatus,
-    utcnow,
-)
+from storage.models import Channel, Event, OutboxMessage, OutboxStatus, Participant, ParticipantStatus, RecipientKind
 
-def reminder_key(appointment_id: int, version: int, lead: str) -> str:
-    return f"appointment:{appointment_id}:v{version}:{lead}"
+ERROR_LENGTH = 500  # the column's size
 
 
-def notice_key(appointment_id: int, version: int, kind: str) -> str:
-    return f"appointment:{appointment_id}:v{version}:{kind}"
+@dataclass(frozen=True)
+class Recipient:
+    kind: RecipientKind
+    id: int | None = None
+    address: str | None = None  # an email address, for RecipientKind.EMAIL
+
+    @classmethod
+    def participant(cls, participant_id: int) -> Recipient:
+        return cls(RecipientKind.PARTICIPANT, participant_id)
+
+    def __str__(self) -> str:
+        return f"{RecipientKind(self.kind).value}:{self.address if self.kind == RecipientKind.EMAIL else self.id}"
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    key: str,
-    participant_id: int,
-    kind: str,
-    due_at: datetime,
-    appointment_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-) -> bool:
-    """Plan a message; False when a message with this key was planned before (nothing changes)."""
-    insert = repo.dialect_insert(session)
-    result = await session.execute(
-        insert(OutboxMessage)
-        .values(
-            idempotency_key=key,
-            participant_id=participant_id,
-            appointment_id=appointment_id,
-            kind=kind,
-            payload=payload or {},
-            due_at=due_at,
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+@dataclass(frozen=True)
+class Subject:
+    """What a message is about: e.g. appointment 7 as booked in version 2."""
+
+    kind: str
+    id: int
+    version: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}:v{self.version}"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message to plan: who gets it, how, about what, written by which composer, and when."""
+
+    recipient: Recipient
+    composer: str
+    due_at: datetime
+    subject: Subject | None = None
+    slot: str = ""  # tells apart one composer's messages about one subject (e.g. the lead time "3d")
+    channel: Channel = Channel.TELEGRAM
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return idempotency_key(self.recipient, self.subject, self.composer, self.slot)
+
+
+def idempotency_key(recipient: Recipient, subject: Subject | None, composer: str, slot: str) -> str:
+    """The unique key of a planned message, made of exactly the columns that say which message it is."""
+    return f"{recipient}/{subject if subject is not None else '-'}/{composer}/{slot}"
+
+
+async def enqueue(session: AsyncSession, message: Planned, *, now: datetime) -> bool:
+    """Plan a message; False when the same message was planned before (nothing changes)."""
+    return bool(await enqueue_many(session, [message], now=now))
+
+
+async def enqueue_many(session: AsyncSession, messages: Sequence[Planned], *, now: datetime) -> int:
+    """Plan many messages in one statement; returns how many were new."""
+    if not messages:
+        return 0
+    statement = repo.dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+    # RETURNING gives back only the rows that were new: the count of what this call added.
+    result = await session.execute(statement.returning(OutboxMessage.id), [_row(message, now) for message in messages])
+    return len(result.all())
+
+
+def _row(message: Planned, now: datetime) -> dict[str, Any]:
+    subject = message.subject
+    return {
+        "idempotency_key": message.key,
+        "recipient_kind": message.recipient.kind,
+        "recipient_id": message.recipient.id,
+        "recipient_address": message.recipient.address,
+        "channel": message.channel,
+        "subject_kind": subject.kind if subject else None,
+        "subject_id": subject.id if subject else None,
+        "subject_version": subject.version if subject else None,
+        "composer": message.composer,
+        "slot": message.slot,
+        "payload": dict(message.payload),
+        "due_at": message.due_at,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
+async def messages_about(session: AsyncSession, subject_kind: str, subject_ids: Collection[int]) -> dict[int, list[OutboxMessage]]:
+    """Every row about these subjects (all versions), each list in due order."""
+    found: dict[int, list[OutboxMessage]] = {}
+    if not subject_ids:
+        return found
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.subject_kind == subject_kind, OutboxMessage.subject_id.in_(sorted(set(subject_ids))))
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
     )
-    return result.rowcount == 1
+    for row in rows:
+        found.setdefault(row.subject_id, []).append(row)  # type: ignore[arg-type]
+    return found
 
 
-async def cancel_pending(session: AsyncSession, appointment_id: int, *, kinds: tuple[str, ...] = ("reminder",)) -> int:
-    """Withdraw the appointment's messages not yet sent (after a move or a cancellation)."""
+async def withdraw_pending(session: AsyncSession, subject: Subject, composers: Collection[str], reason: str) -> int:
+    """Cancel the subject's messages of these composers that were not sent yet (any version)."""
     result = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.subject_kind == subject.kind,
+            OutboxMessage.subject_id == subject.id,
             OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.kind.in_(kinds),
+            OutboxMessage.composer.in_(list(composers)),
         )
-        .values(status=OutboxStatus.CANCELLED, last_error="withdrawn: the appointment moved or was cancelled")
+        .values(status=OutboxStatus.CANCELLED, last_error=reason[:ERROR_LENGTH])
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount
 
 
 # ---- sending: claiming rows and recording what became of them --------------------------------
 
-_KEY_VERSION = re.compile(r"^appointment:\d+:v(\d+):")
-_ERROR_LENGTH = 500  # the column's size
-
-
-def key_version(key: str) -> int | None:
-    """The booking version an appointment message was planned for; None for other messages."""
-    match = _KEY_VERSION.match(key)
-    return int(match[1]) if match else None
-
-
-def stale_reason(row: OutboxMessage, appointment: Appointment | None, now: datetime) -> str | None:
-    """Why the row must not be sent any more, or None. `withdraw_late` applies the same rules in SQL.
-
-    A cancellation notice goes out for a cancelled appointment; every other appointment message
-    only while the appointment is booked, at the version it was planned for, and not yet begun.
-    """
-    if row.appointment_id is None:
-        return None
-    if appointment is None:
-        return "withdrawn: the appointment no longer exists"
-    if appointment.starts_at <= now:
-        return "withdrawn: the appointment has begun"
-    if row.kind == "cancelled":
-        return None if appointment.status == AppointmentStatus.CANCELLED else "withdrawn: the appointment is booked"
-    if appointment.status != AppointmentStatus.BOOKED:
-        return "withdrawn: the appointment was cancelled"
-    version = key_version(row.idempotency_key)
-    if version is not None and version != appointment.version:
-        return "withdrawn: the appointment moved"
-    return None
-
-
-def _stale_clause(now: datetime) -> ColumnElement[bool]:
-    # SQL twin of stale_reason(), for rows joined with their appointment.
-    current_prefix = (
-        literal("appointment:") + cast(Appointment.id, String) + literal(":v") + cast(Appointment.version, String) + literal(":")
-    )
-    other_version = and_(OutboxMessage.idempotency_key.like("appointment:%"), not_(OutboxMessage.idempotency_key.startswith(current_prefix)))
-    return or_(
-        Appointment.starts_at <= now,
-        and_(OutboxMessage.kind == "cancelled", Appointment.status != AppointmentStatus.CANCELLED),
-        and_(OutboxMessage.kind != "cancelled", or_(Appointment.status != AppointmentStatus.BOOKED, other_version)),
-    )
-
 
 async def claim(session: AsyncSession, *, worker: str, now: datetime, limit: int) -> list[OutboxMessage]:
     """Take up to `limit` due rows for `worker` (status ``sending``), oldest due first.
 
-    Only rows of active participants are taken: those of stopped, unreachable or invited
-    participants stay pending, never sent. The caller commits the claim *before* sending, so a
-    crash leaves the rows claimed, to be reclaimed after the lease (`reclaim_expired`).
-    On PostgreSQL the due rows are locked with FOR UPDATE SKIP LOCKED, so senders in other
-    processes take other rows instead of waiting for these or taking them too. SQLite has one
-    writer at a time, and the single UPDATE statement is atomic there.
+    A row to a participant is taken only while the participant is active: those of stopped,
+    unreachable or invited participants stay pending, never sent. The caller commits the claim
+    *before* sending, so a crash leaves the rows claimed, to be reclaimed after the lease
+    (`reclaim_expired`). On PostgreSQL the due rows are locked with FOR UPDATE SKIP LOCKED, so
+    senders in other processes take other rows instead of waiting for these or taking them too.
+    SQLite has one writer at a time, and the single UPDATE statement is atomic there.
     """
+    to_participant = OutboxMessage.recipient_kind == RecipientKind.PARTICIPANT
     due = (
         select(OutboxMessage.id)
-        .join(Participant, Participant.id == OutboxMessage.participant_id)
+        .outerjoin(Participant, and_(to_participant, Participant.id == OutboxMessage.recipient_id))
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.due_at <= now,
-            Participant.status == ParticipantStatus.ACTIVE,
+            or_(~to_participant, Participant.status == ParticipantStatus.ACTIVE),
         )
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
@@ -208,37 +223,25 @@ async def _set(session: AsyncSession, row: OutboxMessage, **values: Any) -> None
         set_committed_value(row, name, value)  # not "dirty": the UPDATE above already wrote it
 
 
-async def mark_sent(session: AsyncSession, row: OutboxMessage, telegram_message_id: int | None, now: datetime) -> None:
-    await mark_sent_many(session, [(row, telegram_message_id)], now)
+async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[OutboxMessage, int | None, dict[str, Any] | None]], now: datetime) -> None:
+    """Mark rows sent, each with Telegram's message id and the event saying it went out (or None).
 
-
-async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[OutboxMessage, int | None]], now: datetime) -> None:
-    """Mark rows sent, each with Telegram's message id and an event saying it went out
-    (`sent_event`). Two statements (executemany) however many rows: the sender's busiest write."""
+    Two statements (executemany) however many rows: the sender's busiest write.
+    """
     if not sent:
         return
     values = [
         {"id": row.id, "status": OutboxStatus.SENT, "sent_at": now, "telegram_message_id": message_id, "last_error": None}
-        for row, message_id in sent
+        for row, message_id, _event in sent
     ]
     await session.execute(update(OutboxMessage), values, execution_options={"synchronize_session": False})
-    for (row, _), changed in zip(sent, values):
+    for (row, _id, _event), changed in zip(sent, values):
         for name, value in changed.items():
             set_committed_value(row, name, value)
     # Core INSERT: events are append-only and nobody needs the objects back.
-    events = [{"occurred_at": now, "flow": None, "step": None, **sent_event(row, message_id)} for row, message_id in sent]
-    await session.execute(insert(Event), events)
-
-
-def sent_event(row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any]:
-    """``reminder_sent``, or ``notice_sent`` for a moved/cancelled notice: type, participant and payload."""
-    payload: dict[str, Any] = {"outbox_id": row.id, "appointment_id": row.appointment_id, "version": key_version(row.idempotency_key)}
-    if row.kind == "reminder":
-        payload["lead"] = (row.payload or {}).get("lead")
-    else:
-        payload["kind"] = row.kind
-    payload["telegram_message_id"] = telegram_message_id
-    return {"type": "reminder_sent" if row.kind == "reminder" else "notice_sent", "participant_id": row.participant_id, "payload": payload}
+    events = [{"occurred_at": now, "flow": None, "step": None, **event} for _row, _id, event in sent if event is not None]
+    if events:
+        await session.execute(insert(Event), events)
 
 
 async def retry_later(session: AsyncSession, row: OutboxMessage, error: str, due_at: datetime) -> None:
@@ -248,19 +251,26 @@ async def retry_later(session: AsyncSession, row: OutboxMessage, error: str, due
         row,
         status=OutboxStatus.PENDING,
         attempts=row.attempts + 1,
-        last_error=error[:_ERROR_LENGTH],
+        last_error=error[:ERROR_LENGTH],
         due_at=due_at,
         claimed_by=None,
         claimed_at=None,
     )
 
 
-async def mark_failed(session: AsyncSession, row: OutboxMessage, error: str, now: datetime | None = None) -> None:
+async def mark_failed(session: AsyncSession, row: OutboxMessage, error: str, *, now: datetime) -> None:
     """Given up (after the last try, or blocked): a ``message_failed`` event tells the caseworker."""
     attempts = row.attempts + 1
-    await _set(session, row, status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:_ERROR_LENGTH], claimed_by=None)
-    payload = {"outbox_id": row.id, "kind": row.kind, "appointment_id": row.appointment_id, "error": error[:_ERROR_LENGTH], "attempts": attempts}
-    await repo.append_event(session, "message_failed", row.participant_id, payload, occurred_at=now)
+    await _set(session, row, status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:ERROR_LENGTH], claimed_by=None)
+    payload = {
+        "outbox_id": row.id,
+        "composer": row.composer,
+        "subject": {"kind": row.subject_kind, "id": row.subject_id, "version": row.subject_version} if row.subject_kind else None,
+        "error": error[:ERROR_LENGTH],
+        "attempts": attempts,
+    }
+    participant_id = row.recipient_id if row.recipient_kind == RecipientKind.PARTICIPANT else None
+    await repo.append_event(session, "message_failed", participant_id, payload, occurred_at=now)
 
 
 async def postpone(session: AsyncSession, row: OutboxMessage, due_at: datetime) -> None:
@@ -274,21 +284,4 @@ async def release(session: AsyncSession, row: OutboxMessage) -> None:
 
 
 async def cancel(session: AsyncSession, row: OutboxMessage, reason: str) -> None:
-    await _set(session, row, status=OutboxStatus.CANCELLED, last_error=reason[:_ERROR_LENGTH], claimed_by=None)
-
-
-async def withdraw_late(session: AsyncSession, now: datetime) -> int:
-    """Cancel pending appointment messages that must never go out any more (see `stale_reason`):
-    the appointment has begun, was cancelled, or moved to a newer version."""
-    stale = (
-        select(OutboxMessage.id)
-        .join(Appointment, Appointment.id == OutboxMessage.appointment_id)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, _stale_clause(now))
-    )
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(stale.scalar_subquery()), OutboxMessage.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.CANCELLED, last_error="withdrawn: the appointment moved, was cancelled or has begun")
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    await _set(session, row, status=OutboxStatus.CANCELLED, last_error=reason[:ERROR_LENGTH], claimed_by=None)

@@ -2,7 +2,7 @@
 
 The caller owns the transaction. Functions flush only where the caller needs a new row's id at
 once (caseworkers, participants, invites); everything else goes out with the caller's commit.
-Every `now` is an aware datetime and defaults to the current UTC time.
+Every `now` is an aware datetime from the caller's clock: nothing here reads the time itself.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from storage.models import (
     Invite,
     Participant,
     ParticipantStatus,
-    utcnow,
 )
 
 # secrets.token_urlsafe output; anything else cannot be one of our codes, so it costs no query.
@@ -50,9 +49,7 @@ class InviteNotUsable(Exception):
         self.reason = reason
 
 
-def _aware(now: datetime | None) -> datetime:
-    if now is None:
-        return utcnow()
+def _aware(now: datetime) -> datetime:
     if now.tzinfo is None or now.utcoffset() is None:
         # Comparing it with stored (aware) timestamps would fail later, far from the mistake.
         raise ValueError("naive datetime given as now; attach a time zone first")
@@ -62,8 +59,8 @@ def _aware(now: datetime | None) -> datetime:
 # Caseworkers and participants
 
 
-async def add_caseworker(session: AsyncSession, name: str, email: str | None = None) -> Caseworker:
-    caseworker = Caseworker(name=name, email=email)
+async def add_caseworker(session: AsyncSession, name: str, email: str | None = None, *, now: datetime) -> Caseworker:
+    caseworker = Caseworker(name=name, email=email, created_at=_aware(now))
     session.add(caseworker)
     await session.flush()
     return caseworker
@@ -74,13 +71,15 @@ async def get_caseworker(session: AsyncSession, caseworker_id: int) -> Caseworke
 
 
 async def add_participant(
-    session: AsyncSession, name: str, caseworker_id: int, language: str | None = None
+    session: AsyncSession, name: str, caseworker_id: int, language: str | None = None, *, now: datetime
 ) -> Participant:
     participant = Participant(
         name=name,
         caseworker_id=caseworker_id,
         language=language,
         status=ParticipantStatus.INVITED,
+        created_at=_aware(now),
+        updated_at=now,
     )
     session.add(participant)
     await session.flush()
@@ -110,18 +109,10 @@ async def list_participants(
     return list(await session.scalars(query))
 
 
-async def set_participant_status(
-    session: AsyncSession, participant: Participant, status: ParticipantStatus
-) -> None:
-    participant.status = ParticipantStatus(status)
-
-
 # Invites
 
 
-async def create_invite(
-    session: AsyncSession, participant_id: int, ttl: timedelta, now: datetime | None = None
-) -> Invite:
+async def create_invite(session: AsyncSession, participant_id: int, ttl: timedelta, *, now: datetime) -> Invite:
     if ttl <= timedelta(0):
         raise ValueError("an invite's ttl must be positive")
     now = _aware(now)
@@ -142,9 +133,7 @@ async def find_invite(session: AsyncSession, code: str) -> Invite | None:
     return await session.scalar(select(Invite).where(Invite.code == code))
 
 
-async def redeem_invite(
-    session: AsyncSession, invite: Invite, chat_id: int, now: datetime | None = None
-) -> Participant:
+async def redeem_invite(session: AsyncSession, invite: Invite, chat_id: int, *, now: datetime) -> Participant:
     """Link the invited participant to this Telegram chat and use up the invite.
 
     Raises InviteNotUsable. Two chats racing for one invite are settled by the conditional
@@ -178,6 +167,7 @@ async def redeem_invite(
     # Already written by the UPDATE above; setting it normally would write it a second time.
     set_committed_value(invite, "used_at", now)
     participant.telegram_chat_id = chat_id
+    participant.updated_at = now
     return participant
 
 
@@ -189,7 +179,8 @@ async def record_consent(
     participant_id: int,
     notice_version: str,
     answer: ConsentAnswer,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> ConsentRecord:
     record = ConsentRecord(
         participant_id=participant_id,
@@ -230,8 +221,10 @@ async def save_conversation(
     flow: str | None,
     step: str | None,
     data: dict[str, Any],
+    *,
+    now: datetime,
 ) -> None:
-    values = {"flow": flow, "step": step, "data": data, "updated_at": utcnow()}
+    values = {"flow": flow, "step": step, "data": data, "updated_at": _aware(now)}
     # Runs on every Telegram update, so a single upsert instead of a read followed by a write.
     await session.execute(
         dialect_insert(session)(Conversation)
@@ -276,7 +269,8 @@ async def append_event(
     payload: dict[str, Any] | None = None,
     flow: str | None = None,
     step: str | None = None,
-    occurred_at: datetime | None = None,
+    *,
+    occurred_at: datetime,
 ) -> Event:
     event = Event(
         type=type,

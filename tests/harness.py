@@ -33,15 +33,18 @@ import pytest
 from aiogram import Bot, Dispatcher
 from sqlalchemy import select
 
-from bot import admin
 from bot.app import Stegvis
 from bot.config import load_settings
-from bot.run import run_webhook, start
+from bot.features.participants import services
 from bot.sandbox import BotAPISandbox, SandboxUser
+from bot.services import Actor
+from bot.telegram.running import run_webhook, start
 from locales import LANGUAGES
 from storage import repositories as repo
 from storage.database import Database
-from storage.models import Caseworker, ConsentRecord, Conversation, Event, Invite, Participant, utcnow
+from storage.models import Caseworker, ConsentRecord, Conversation, Event, Invite, Participant
+
+CLI = Actor("cli", "test")
 
 CASEWORKER = "Karin Lund"
 WEBHOOK_PATH = "/telegram"
@@ -68,14 +71,17 @@ class BotHarness:
     async def invite(self, name: str, language: str | None = None) -> str:
         """A new participant of the test caseworker, as `stegvis participant add` makes one;
         returns the invite code (the ``?start=`` parameter of their personal link)."""
-        if self.caseworker_id is None:
-            added = await admin.add_caseworker(self.database, CASEWORKER, "karin.lund@example.se")
-            self.caseworker_id = added["caseworker_id"]
-        added = await admin.add_participant(
-            self.database, self.stegvis.settings, name, self.caseworker_id, language, bot_username=self.sandbox.bot_username
-        )
-        self._participants[added["invite_code"]] = added["participant_id"]
-        return added["invite_code"]
+        now = self.stegvis.clock.now()
+        async with self.database.sessions() as session:
+            if self.caseworker_id is None:
+                caseworker = await services.add_caseworker(session, CLI, name=CASEWORKER, email="karin.lund@example.se", now=now)
+                self.caseworker_id = caseworker.caseworker_id
+            added = await services.add_participant(
+                session, CLI, name=name, caseworker_id=self.caseworker_id, language=language, now=now, invite_days=self.stegvis.settings.invite_days
+            )
+            await session.commit()
+        self._participants[added.invite.code] = added.participant_id
+        return added.invite.code
 
     def participant_id(self, code: str) -> int:
         return self._participants[code]
@@ -85,7 +91,7 @@ class BotHarness:
         async with self.database.sessions() as session:
             invite = await session.scalar(select(Invite).where(Invite.code == code))
             assert invite is not None, f"no invite {code!r}"
-            invite.expires_at = utcnow() - timedelta(minutes=1)
+            invite.expires_at = self.stegvis.clock.now() - timedelta(minutes=1)
             await session.commit()
 
     # ---- Telegram side --------------------------------------------------------------
@@ -222,12 +228,12 @@ async def start_bot(tmp_path: Path, *, database: Database | None = None, webhook
             telegram_bot_token=sandbox.token,
             telegram_api_url=sandbox.url,
             telegram_bot_username=sandbox.bot_username,
+            # The simulated people answer at once, faster than anyone taps; Telegram's per-chat
+            # pace is tested where it matters (tests/test_sender.py, tests/test_gateway.py).
+            send_rate_per_chat=30,
             **overrides,
         )
-        stegvis = Stegvis.create(settings)
-        if database is not None:
-            await stegvis.database.dispose()  # never connected; use the caller's (e.g. its PostgreSQL schema)
-            stegvis.database = database
+        stegvis = Stegvis.create(settings, database=database)
         harness = BotHarness(sandbox, stegvis)
         if webhook:
             harness.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
@@ -244,7 +250,7 @@ async def _polling(harness: BotHarness, stegvis: Stegvis) -> AsyncIterator[None]
     harness.bot, harness.dispatcher = bot, dispatcher
     harness._track(dispatcher)
     _close_without_grace_period(bot)
-    polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+    polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1, allowed_updates=dispatcher.resolve_used_update_types()))
     try:
         yield
         with contextlib.suppress(TimeoutError, AssertionError):
@@ -254,7 +260,7 @@ async def _polling(harness: BotHarness, stegvis: Stegvis) -> AsyncIterator[None]
             await dispatcher.stop_polling()
         await polling
         await bot.session.close()
-        await stegvis.database.dispose()
+        await stegvis.close()
 
 
 @asynccontextmanager

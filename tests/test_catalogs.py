@@ -12,7 +12,7 @@ from locales import LANGUAGES, Catalogs
 from locales.catalogs import catalog_path
 from locales.check import SourceText, problems, source_texts, unreviewed
 from locales.format import FSI, PDI
-from bot.routers.newcomers import BAD_LINK, NO_LINK, REFUSED
+from bot.features.participants.newcomers import BAD_LINK, NO_LINK, REFUSED
 
 
 def test_every_source_text_is_translated_in_all_five_languages():

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders import messages as reminder_messages
+from bot.features.appointments import messages as reminder_messages
 from flows.definition import Flow, parse_flow
 from flows.engine import (
     IDLE,
@@ -35,6 +35,7 @@ from flows.engine import (
     MediaInput,
     OutgoingMessage,
     Press,
+    Run,
     Sprint,
     State,
     TextInput,
@@ -69,6 +70,9 @@ MAX_BUTTONS = 6
 #     ["text", text]    a typed message
 #     ["media", kind]   voice, photo, sticker, document ...
 #     ["repeat"]        Engine.repeat, as after /start or /help in the middle of a flow
+#     ["interrupt", f]  Engine.start(f, over=state): a command (/language) over the open question
+#     ["detached", data] Engine.answer_detached: a press on an older message whose thing is still
+#                       open (the caller checked), answered on top of the open question
 # The language handed to the engine is what bot/ hands it: on start the participant's language or
 # else the guess; afterwards the participant's language, which only a language_chosen event changes
 # (bot/conversation.py). Each step of a transcript records it under "input". After the start, the
@@ -96,6 +100,28 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
         # Everything but the expected press, before and after each question and after the end.
+        # /language in the middle: the privacy notice is asked again in the new language, then agreed.
+        "language_midway": {
+            "participant": None,
+            "inputs": [
+                ["start", "{lang}"],
+                ["press", "s:onboarding:language:{lang}"],
+                ["interrupt", "language"],
+                ["press", "s:language:pick:{other}"],
+                ["press", "s:onboarding:privacy:agree"],
+            ],
+        },
+        # /language, then a press on the privacy notice under it: that answers the notice.
+        "answer_below": {
+            "participant": None,
+            "inputs": [
+                ["start", "{lang}"],
+                ["press", "s:onboarding:language:{lang}"],
+                ["interrupt", "language"],
+                ["press", "s:onboarding:privacy:agree"],
+                ["press", "s:language:pick:{other}"],  # stale: the picker was dropped
+            ],
+        },
         "bad_inputs": {
             "participant": None,
             "inputs": [
@@ -180,6 +206,32 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
             "inputs": [
                 ["start", None],
                 ["press", "s:reminder:ask:coming:{ref}"],  # the reminder's button, after the notice
+            ],
+        },
+        # An older reminder (appointment 8) answered while this one asks why: that one is answered,
+        # and this question stays open as it is on screen.
+        "older_reminder": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:reminder:ask:cant_come:{ref}"],
+                ["detached", "s:reminder:ask:cant_come:8v1"],
+                ["press", "s:reminder:reason:sick:8v1"],
+                ["press", "s:reminder:words:skip:8v1"],
+                ["press", "s:reminder:reason:transport:{ref}"],
+                ["repeat"],
+            ],
+        },
+        # /language while the reminder asks: it is asked again, in the new language.
+        "language_midway": {
+            "participant": "{lang}",
+            "appointment": True,
+            "inputs": [
+                ["start", None],
+                ["interrupt", "language"],
+                ["press", "s:language:pick:{other}"],
+                ["press", "s:reminder:ask:coming:{ref}"],
             ],
         },
         "bad_inputs": {
@@ -285,6 +337,8 @@ def record_input(flow: str, item: list[Any], language: str | None, start: dict[s
         return {"start": flow, **start, "guess": item[1], "language": language}
     if kind == "repeat":
         return {"repeat": True, "language": language}
+    if kind == "interrupt":
+        return {"interrupt": item[1], "language": language}
     return {kind: item[1], "language": language}
 
 
@@ -334,6 +388,18 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
         elif item[0] == "repeat":
             language = participant or guess
             sprint = engine.repeat(state, language=language, variables=VARIABLES)
+        elif item[0] == "interrupt":
+            language = participant or guess
+            sprint = engine.start(item[1], language=language, variables=VARIABLES, over=state)
+        elif item[0] == "detached":
+            language = participant or guess
+            thing = reminder_messages.parse_reference(item[1].split(":")[-1])
+
+            def same_thing(run: Run) -> bool:
+                booking = reminder_messages.parse_reference(run.ref)
+                return booking is not None and thing is not None and booking[0] == thing[0]
+
+            sprint = engine.answer_detached(state, item[1], language=language, variables=variables, same_thing=same_thing)
         else:
             language = participant or guess
             given: Input = {"press": Press, "text": TextInput, "media": MediaInput}[item[0]](item[1])
@@ -449,7 +515,7 @@ def test_every_flow_has_a_caseworker_page(flows: dict[str, Flow]) -> None:
 def at_privacy(engine: Engine, language: str = "sv") -> State:
     sprint = engine.start("onboarding", language=language, variables=VARIABLES)
     sprint = engine.resume(sprint.state, Press(f"s:onboarding:language:{language}"), language=language, variables=VARIABLES)
-    assert sprint.state == State("onboarding", "privacy", {"language": language})
+    assert sprint.state == State((Run("onboarding", 1, "privacy", {"language": language}),))
     return sprint.state
 
 
@@ -520,10 +586,10 @@ def test_forged_press_while_idle(engine: Engine) -> None:
 @pytest.mark.parametrize(
     "state",
     [
-        State("welcome_v1", "intro", {"intro": "yes"}),  # the whole flow was removed
-        State("onboarding", "consent", {"language": "sv"}),  # the step was renamed
-        State("onboarding", None, {}),  # saved between two steps by an older version
-        State(None, "privacy", {}),
+        State((Run("welcome_v1", 1, "intro", {"intro": "yes"}),)),  # the whole flow was removed
+        State((Run("onboarding", 1, "consent", {"language": "sv"}),)),  # the step was renamed
+        State.from_dict({"runs": [{"flow": "onboarding", "step": None, "data": {}}]}),  # saved between two steps by an older version
+        State.from_dict({"runs": [{"flow": None, "step": "privacy", "data": {}}]}),
     ],
     ids=["flow-removed", "step-removed", "no-step", "no-flow"],
 )
@@ -542,7 +608,7 @@ def test_a_flow_edited_away_under_a_participant_resumes_idle(engine: Engine, sta
 
 
 def test_stale_press_of_a_removed_flow_says_the_button_does_not_work(engine: Engine) -> None:
-    sprint = engine.resume(State("welcome_v1", "intro", {}), Press("s:welcome_v1:intro:yes"), language="sv")
+    sprint = engine.resume(State((Run("welcome_v1", 1, "intro", {}),)), Press("s:welcome_v1:intro:yes"), language="sv")
     assert sprint.notice == "Den knappen fungerar inte."
 
 
@@ -557,7 +623,7 @@ def test_missing_variable_is_a_clear_error_before_anything_is_sent(engine: Engin
 
 
 def test_flows_without_variables_need_none(engine: Engine) -> None:
-    assert engine.start("language", language="sv").state == State("language", "pick", {})
+    assert engine.start("language", language="sv").state == State((Run("language", 1, "pick", {}),))
 
 
 @pytest.mark.parametrize(
@@ -679,7 +745,7 @@ def test_steps_that_go_on_are_sent_together(chain_engine: Engine) -> None:
     sprint = chain_engine.start("chain", language="sv", variables={"name": "Ali"})
     assert [m.text for m in sprint.messages] == ["Hej Ali.", "Mötet är på tisdag.", "Kommer du?"]
     assert [m.buttons != () for m in sprint.messages] == [False, False, True]
-    assert sprint.state == State("chain", "ask", {})
+    assert sprint.state == State((Run("chain", 1, "ask", {}),))
     assert sprint.events == ()
 
 
@@ -715,7 +781,7 @@ def at_reminder(engine: Engine, code: str = "sv", ref: str = REF) -> State:
 
 def test_a_ref_is_kept_in_the_state_and_carried_by_every_button(engine: Engine) -> None:
     sprint = engine.start("reminder", language="sv", variables=reminder_variables("sv", engine.catalogs), ref="7v2")
-    assert sprint.state.ref == "7v2" and sprint.state.data["ref"] == "7v2"
+    assert sprint.state.ref == "7v2" and sprint.state.top.data["ref"] == "7v2"
     [question] = sprint.messages
     assert [row[0].data for row in question.buttons] == ["s:reminder:ask:coming:7v2", "s:reminder:ask:cant_come:7v2", "s:reminder:ask:new_time:7v2"]
     answered = engine.resume(restarted(sprint.state), Press("s:reminder:ask:cant_come:7v2"), language="sv", variables=VARIABLES)
@@ -725,7 +791,7 @@ def test_a_ref_is_kept_in_the_state_and_carried_by_every_button(engine: Engine) 
 
 def test_flows_started_without_a_ref_keep_no_ref_and_no_values(engine: Engine) -> None:
     sprint = engine.start("onboarding", language="sv", variables=VARIABLES, at="privacy")
-    assert sprint.state.ref is None and sprint.state.data == {}
+    assert sprint.state.ref is None and sprint.state.top.data == {}
     assert all(button.data.count(":") == 3 for row in sprint.messages[0].buttons for button in row)
 
 
@@ -773,7 +839,7 @@ def test_a_run_with_a_ref_keeps_its_values_for_a_question_asked_again(engine: En
     fresh = {**reminder_variables("ar", engine.catalogs), "place": "Skäggetorp centrum"}
     sprint = engine.resume(state, TextInput("نعم"), language="ar", variables=fresh)
     assert f"{FSI}Skäggetorp centrum{PDI}" in sprint.messages[0].text
-    assert sprint.state.data["variables"]["place"] == "Skäggetorp centrum"
+    assert sprint.state.top.data["variables"]["place"] == "Skäggetorp centrum"
 
 
 def at_words(engine: Engine, code: str = "sv") -> State:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.routers.newcomers import BAD_LINK, NO_LINK, REFUSED
-from bot.routers.stopped import STOPPED
+from bot.features.participants.newcomers import BAD_LINK, NO_LINK, REFUSED
+from bot.features.participants.stopped import STOPPED
 from bot.sandbox import SandboxUser, SentMessage
 from flows.library import load_flows
 from locales import LANGUAGES, Catalogs

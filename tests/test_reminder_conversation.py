@@ -1,8 +1,8 @@
 """Appointment reminders end to end: the real bot over HTTP, the sandbox's participants pressing.
 
 Each test books an appointment straight into the database for an onboarded participant and
-delivers a message exactly as the outbox sender does: ``compose()``, then
-``bot.conversation.record`` (committed), then ``bot.conversation.send``. The participant then
+delivers a message exactly as the outbox sender does: the registered composer writes it, its
+unit of work is committed, then it is sent. The participant then
 answers as a person would. Expected texts come from the catalogs by their Swedish msgid, with the
 day and time formatted by Babel in the participant's locale, so a reworded translation does not
 break these tests but an answer in the wrong language, or about the wrong appointment, does.
@@ -16,14 +16,17 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.conversation import record, send
-from bot.reminders.messages import CANCELLED, DEFAULT_TITLE, MOVED, NOT_YOURS, PASSED, compose
-from bot.routers.stopped import STOPPED
+from bot.features.appointments.messages import CANCELLED, DEFAULT_TITLE, MOVED, NOT_YOURS, PASSED
+from bot.features.participants.recipients import ParticipantRecipients
+from bot.features.participants.stopped import STOPPED
+from bot.telegram.rendering import keyboard
+from flows.engine import State
 from bot.sandbox import SandboxUser, SentMessage
 from flows.library import load_flows
 from locales import LANGUAGES, Catalogs
 from locales.format import FSI, PDI, format_clock, format_day
-from storage.models import Appointment, AppointmentStatus, Conversation, Event, OutboxMessage, Participant, utcnow
+from storage.models import Appointment, AppointmentStatus, Conversation, Event, OutboxMessage
+from storage.writer import apply_changes
 from tests.harness import CASEWORKER, BotHarness
 
 CATALOGS = Catalogs()
@@ -74,13 +77,16 @@ async def joined(harness: BotHarness, language: str, name: str | None = None) ->
 
 def local_days_ahead(harness: BotHarness, days: int, hour: int = 10, minute: int = 30) -> datetime:
     tz = harness.stegvis.settings.tz
-    day = (datetime.now(tz) + timedelta(days=days)).date()
+    day = (harness.stegvis.clock.now().astimezone(tz) + timedelta(days=days)).date()
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
 
 
 async def book(harness: BotHarness, participant_id: int, starts_at: datetime, place: str = "Nygatan 19", title: str | None = None) -> int:
     async with harness.database.sessions() as session:
-        appointment = Appointment(participant_id=participant_id, starts_at=starts_at, place=place, title=title, version=1, status=AppointmentStatus.BOOKED)
+        now = harness.stegvis.clock.now()
+        appointment = Appointment(
+            participant_id=participant_id, starts_at=starts_at, place=place, title=title, version=1, status=AppointmentStatus.BOOKED, created_at=now, updated_at=now
+        )
         session.add(appointment)
         await session.commit()
         return appointment.id
@@ -97,20 +103,24 @@ async def change(harness: BotHarness, appointment_id: int, **values: object) -> 
 
 
 async def deliver(harness: BotHarness, user: SandboxUser, participant_id: int, appointment_id: int, kind: str = "reminder") -> list[SentMessage]:
-    """What the outbox sender does with a due row: compose, record and commit, send."""
+    """What the outbox sender does with a due row: compose, commit its unit of work, send."""
     before = len(user.messages)
+    stegvis, now = harness.stegvis, harness.stegvis.clock.now()
     async with harness.database.sessions() as session:
-        participant = await session.get(Participant, participant_id)
+        addressee = (await ParticipantRecipients().load(session, [participant_id]))[participant_id]
         appointment = await session.get(Appointment, appointment_id)
-        assert participant is not None and appointment is not None
+        assert addressee.participant is not None and appointment is not None
         row = OutboxMessage(
-            id=appointment_id * 100 + len(user.messages), idempotency_key=f"appointment:{appointment_id}:v{appointment.version}:{kind}",
-            participant_id=participant_id, appointment_id=appointment_id, kind=kind, payload={}, due_at=utcnow(),
+            id=appointment_id * 100 + len(user.messages), idempotency_key=f"test:{appointment_id}:{len(user.messages)}", recipient_kind="participant",
+            recipient_id=participant_id, channel="telegram", subject_kind="appointment", subject_id=appointment_id, subject_version=appointment.version,
+            composer=f"appointment.{kind}", slot="", payload={}, due_at=now,
         )
-        sprint = compose(harness.stegvis, participant, appointment, row)
-        await record(session, participant, sprint)
+        sprint = stegvis.features.composers[row.composer].compose(addressee, appointment, row)
+        participant = addressee.participant
+        await apply_changes(session, stegvis.conversations.changes_for(participant, sprint, State.from_dict(participant.conversation), now))
         await session.commit()
-        assert await send(harness.bot, session, participant, sprint.messages)
+    for message in sprint.messages:
+        await harness.bot.send_message(user.id, message.text, reply_markup=keyboard(message))
     await harness.settle()
     return user.messages[before:]
 
@@ -409,7 +419,7 @@ async def test_a_passed_appointments_button_says_so_and_changes_nothing(running_
     user, participant_id = await joined(running_bot, "sv")
     appointment_id = await book(running_bot, participant_id, local_days_ahead(running_bot, 1))
     [reminder] = await deliver(running_bot, user, participant_id, appointment_id)
-    await change(running_bot, appointment_id, starts_at=utcnow() - timedelta(minutes=5))
+    await change(running_bot, appointment_id, starts_at=running_bot.stegvis.clock.now() - timedelta(minutes=5))
     stored = await stored_rows(running_bot)
     answer = await user.press(CANT_COME, message=reminder)
     assert answer.text == PASSED == "Det här mötet har redan varit."
@@ -486,5 +496,5 @@ async def test_events_of_a_reminder_are_stored_in_order_with_the_appointment(run
         ("appointment_note_skipped", "words", appointment_id, 1),
         ("flow_completed", "thanks", appointment_id, 1),
     ]
-    assert conversation is not None and conversation.data == {}
+    assert conversation is not None and conversation.data == {"runs": []}
     assert_nothing_logged(log)

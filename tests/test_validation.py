@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.timing import LeadTime
+from bot.features.appointments.timing import LeadTime
 from bot.validation import (
     check_not_too_far,
     clean_name,

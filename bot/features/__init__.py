@@ -1,0 +1,29 @@
+"""The features Stegvis runs. Adding one is a folder here and one line in FEATURES.
+
+A feature is a package ``bot/features/<name>/`` with ``feature.py`` (``register(features,
+stegvis)``: what it plugs into the running bot, see ``bot/registry.py``) and ``cli.py``
+(``add_commands(commands)``: its command-line commands). The two are imported apart, so a CLI
+command never loads the running bot.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.registry import Features
+
+FEATURES = (
+    "participants",
+    "appointments",
+)
+
+
+def load_features(features: Features, stegvis: Any) -> None:
+    for name in FEATURES:
+        import_module(f"bot.features.{name}.feature").register(features, stegvis)
+
+
+def command_modules() -> list[Any]:
+    return [import_module(f"bot.features.{name}.cli") for name in FEATURES]

@@ -1,0 +1,38 @@
+"""What this feature plugs into the running bot (see ``bot/registry.py``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.conversation.turn import Turn
+from bot.features.participants import commands, events, membership, newcomers, stopped
+from bot.features.participants.recipients import ParticipantRecipients
+from bot.registry import COMMANDS, GATE, STOPPED, Features, MenuCommand
+from locales import N_
+from storage.models import ParticipantStatus
+
+if TYPE_CHECKING:
+    from bot.app import Stegvis
+
+
+def register(features: Features, stegvis: Stegvis) -> None:
+    features.on_event("language_chosen", events.language_chosen)
+    features.on_event("consent", events.consent)
+    features.recipient("participant", ParticipantRecipients())
+
+    async def back_after_blocking(turn: Turn) -> None:
+        # They wrote to us, so they have unblocked the bot.
+        if turn.participant.status == ParticipantStatus.UNREACHABLE:
+            turn.set_participant(status=await events.status_after_return(stegvis.store, turn.participant.id))
+            turn.record("participant_reachable")
+
+    features.on_arrival(back_after_blocking)
+    # People without a record never reach the later routers; stopped participants only /start.
+    features.router(GATE, membership.create_router)
+    features.router(GATE + 1, newcomers.create_router)
+    features.router(STOPPED, stopped.create_router)
+    features.router(COMMANDS, commands.create_router)
+    for order, (command, description) in enumerate(
+        (("start", N_("Börja")), ("language", N_("Byt språk")), ("help", N_("Hjälp")), ("stop", N_("Stoppa meddelanden")))
+    ):
+        features.menu_command(MenuCommand(command, description, order))

@@ -1,0 +1,114 @@
+"""Caseworkers, participants and invites, as typed services (a session, an actor, typed arguments).
+
+Each function works in the caller's session and commits nothing itself except where it says so;
+refusals are `bot.services.ServiceError`s in a caseworker's words. An invite is a single-use
+code for a participant's personal link (``https://t.me/<bot>?start=<code>``); a new one voids
+the ones not yet used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Actor, InvalidInput, NotFound, invalid
+from bot.validation import clean_name, parse_email
+from locales import parse_language
+from storage import repositories as repo
+from storage.models import Invite, Participant, ParticipantStatus
+
+
+@dataclass(frozen=True)
+class CaseworkerAdded:
+    caseworker_id: int
+    name: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class InviteIssued:
+    participant_id: int
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ParticipantAdded:
+    participant_id: int
+    name: str
+    caseworker_id: int
+    language: str | None
+    invite: InviteIssued
+
+
+@dataclass(frozen=True)
+class ParticipantSummary:
+    participant_id: int
+    name: str
+    caseworker_id: int
+    language: str | None
+    status: str
+    connected: bool
+
+
+def checked_name(name: str) -> str:
+    try:
+        return clean_name(name)
+    except ValueError as error:
+        raise invalid("name", error) from None
+
+
+async def add_caseworker(session: AsyncSession, actor: Actor, *, name: str, email: str | None, now: datetime) -> CaseworkerAdded:
+    name = checked_name(name)
+    try:
+        address = parse_email(email) if email else None
+    except ValueError as error:
+        raise invalid("email", error) from None
+    caseworker = await repo.add_caseworker(session, name, address, now=now)
+    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email)
+
+
+async def add_participant(
+    session: AsyncSession, actor: Actor, *, name: str, caseworker_id: int, language: str | None, now: datetime, invite_days: int
+) -> ParticipantAdded:
+    name = checked_name(name)
+    try:
+        code = parse_language(language).code if language else None
+    except ValueError as error:
+        raise invalid("language", error) from None
+    if await repo.get_caseworker(session, caseworker_id) is None:
+        raise NotFound(f"no caseworker with id {caseworker_id} (see: stegvis caseworker add)", field="caseworker")
+    participant = await repo.add_participant(session, name, caseworker_id, code, now=now)
+    invite = await repo.create_invite(session, participant.id, timedelta(days=invite_days), now=now)
+    return ParticipantAdded(participant.id, participant.name, caseworker_id, code, InviteIssued(participant.id, invite.code, invite.expires_at))
+
+
+async def list_participants(session: AsyncSession, actor: Actor) -> list[ParticipantSummary]:
+    return [
+        ParticipantSummary(p.id, p.name, p.caseworker_id, p.language, ParticipantStatus(p.status).value, p.telegram_chat_id is not None)
+        for p in await repo.list_participants(session)
+    ]
+
+
+async def issue_invite(session: AsyncSession, actor: Actor, *, participant_id: int, now: datetime, invite_days: int) -> InviteIssued:
+    """A new personal link for a participant (theirs expired, or was lost); the old ones stop working."""
+    participant = await session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound(f"no participant with id {participant_id} (see: stegvis participant list)", field="participant")
+    if participant.telegram_chat_id is not None:
+        raise InvalidInput(
+            f"participant {participant_id} has already joined from Telegram; a new link is only for someone who has not joined yet",
+            field="participant",
+        )
+    await session.execute(
+        update(Invite)
+        .where(Invite.participant_id == participant_id, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    invite = await repo.create_invite(session, participant_id, timedelta(days=invite_days), now=now)
+    return InviteIssued(participant_id, invite.code, invite.expires_at)
+

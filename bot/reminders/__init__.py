@@ -1,1 +1,0 @@
-"""Appointment reminders: when to send them and how."""
