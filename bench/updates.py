@@ -1,60 +1,177 @@
-"""How many updates a second Stegvis handles, next to a bare aiogram Dispatcher on the same updates.
+"""How many updates a second Stegvis handles, next to bare aiogram Dispatchers fed the same updates.
 
 Usage::
 
-    .venv/bin/python bench/updates.py [--participants 200] [--rounds 5] [--database sqlite|URL]
+    PYTHONPATH=. .venv/bin/python bench/updates.py [--participants 200] [--rounds 5]
+        [--concurrency 1|50] [--trials 3] [--database sqlite|URL] [--profile FILE]
 
-Both runs feed the same updates with ``Dispatcher.feed_update`` through a Bot whose session
-answers every API call in memory, so neither side pays for HTTP. The full stack pays for
-everything else: middlewares, participant lookup, the flow engine, the catalogs, the event log
-and one database commit per update. The updates are what active participants send: the
-/language command, a press on the language picker, and a free text.
-Target: the full stack keeps at least half the bare framework's rate on SQLite.
+What it measures: updates per second through ``Dispatcher.feed_update`` for three dispatchers,
+each with a Bot whose session answers every Bot API call in memory, so no side pays for HTTP:
+
+- full stack: ``Stegvis.create(settings).create_dispatcher()`` with its real middlewares,
+  participant lookup, flow engine, catalogs, event log and a commit per update, on a temporary
+  SQLite file or the database URL given (PostgreSQL: in a schema of its own, dropped afterwards);
+- plain bare: a bare Dispatcher that answers each message and each press, the framework's ceiling;
+- fair bare: a bare Dispatcher that makes the Bot API calls the full stack makes for each update
+  (sendMessage with the picker's keyboard for /language; answerCallbackQuery, editMessageText
+  and sendMessage for the press; sendMessage for the text), so full / fair bare is the price
+  of Stegvis's own work.
+
+The updates are what active participants send, round after round: every participant's /language,
+then every participant's press on the language picker, then every participant's free text.
+They are fed as aiogram's polling loop feeds them with ``tasks_concurrency_limit=N``: one task per
+update, at most ``--concurrency`` N in flight, the next started as soon as one finishes. With N at
+most the number of participants, one participant's updates are never in flight together, so
+they run in the order sent. Every pass counts the Bot API calls by method and checks them
+against what each side must make (5 per participant-round on the full stack and the fair bare
+side, 3 on the plain one); a line starting with WARNING says when counts, order or errors are off.
+
+The sides run ``--trials`` times each, interleaved (full, plain, fair, full, ...), so a drift of
+the shared machine touches all of them; the figures are min / median / max and ratios of medians.
+Target: full / fair bare >= 0.50 with 50 in flight, >= 0.30 fed one at a time.
+
+``--profile FILE`` runs one more full-stack pass under cProfile, writes FILE (pstats) and prints
+the 25 functions with the most cumulative time. cProfile sees the main thread only: on SQLite the
+statements themselves run in aiosqlite's worker thread and show up as the event loop waiting.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import gc
 import itertools
+import platform
+import pstats
+import statistics
 import sys
+import sysconfig
 import tempfile
 import time
+import traceback
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiogram import Bot, Dispatcher, Router  # noqa: E402
+from aiogram import Bot, Dispatcher, F, Router  # noqa: E402
 from aiogram.client.session.base import BaseSession  # noqa: E402
-from aiogram.methods import TelegramMethod  # noqa: E402
-from aiogram.types import CallbackQuery, Chat, Message, Update, User  # noqa: E402
+from aiogram.dispatcher.event.bases import UNHANDLED  # noqa: E402
+from aiogram.filters import Command  # noqa: E402
+from aiogram.methods import EditMessageText, SendMessage, TelegramMethod  # noqa: E402
+from aiogram.types import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User  # noqa: E402
 
+# Stegvis's own names are used by full_stack() and seed() only: the app's internals are being
+# reshaped, and the bench should then need a change in those two functions and nowhere else.
 from bot.app import Stegvis  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.scheduler import settle_memory  # noqa: E402
+from bot.telegram.rate_limiter import RateLimiter  # noqa: E402
 from storage import repositories as repo  # noqa: E402
+from storage.clock import FrozenClock  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.models import ParticipantStatus  # noqa: E402
 
 TOKEN = "42:BENCH"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+# Participants of their own for the warm-up, so every timed participant starts each trial alike.
+WARM_UP_PARTICIPANTS = 10
+TARGETS = {1: 0.30, 50: 0.50}  # full / fair bare, by updates in flight
+
+# What the full stack sends today, copied so the fair bare side makes calls of the same size.
+PICKER = "Välj språk.\nاختر اللغة.\nDooro luqadda.\nزبان را انتخاب کنید.\nቋንቋ ምረጽ።"
+LANGUAGES = (("sv", "Svenska"), ("ar", "العربية"), ("so", "Soomaali"), ("fa_AF", "دری"), ("ti", "ትግርኛ"))
+CHOSEN = "Svenska"
+CONFIRMED = "Nu skriver jag på svenska."
+IDLE_REPLY = "Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."
+
+# Bot API calls per participant-round: /language, the press and the text together.
+SAME_AS_STEGVIS = Counter(sendMessage=3, answerCallbackQuery=1, editMessageText=1)
+PLAIN = Counter(sendMessage=2, answerCallbackQuery=1)
+
+
+# The bench's only contact with Stegvis. -----------------------------------------------------------
+
+
+@dataclass
+class FullStack:
+    app: Any  # handed back to seed() only
+    dispatcher: Dispatcher
+    dialect: str
+    bot: Callable[[BaseSession], Bot]  # a bot as the app makes it (its gateway attached) over a session
+    describe: Callable[[], str]  # what the app's store did, for the report
+
+
+@asynccontextmanager
+async def full_stack(url: str) -> AsyncIterator[FullStack]:
+    """Stegvis as ``stegvis run`` builds it, on an empty, migrated database at `url`.
+
+    The gateway's limiter is unlimited here: the bench measures the stack, not Telegram's pace.
+    """
+    settings = load_settings(database_url=url, telegram_bot_token=TOKEN)
+    schema = database = None
+    if url.startswith("postgresql"):
+        # A schema of its own, dropped afterwards: the bench never touches anyone's tables.
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        admin = Database(url)
+        async with admin.engine.begin() as connection:
+            await connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        await admin.dispose()
+        database = Database(url, connect_args={"server_settings": {"search_path": schema}})
+    stegvis = Stegvis.create(settings, clock=FrozenClock(NOW), database=database, limiter=RateLimiter(None, None))
+    try:
+        await stegvis.database.ensure_schema()
+        yield FullStack(stegvis, stegvis.create_dispatcher(), stegvis.database.dialect, stegvis.create_bot, lambda: describe_store(stegvis))
+    finally:
+        if schema:
+            async with stegvis.database.engine.begin() as connection:
+                await connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        await stegvis.close()
+
+
+def describe_store(stegvis: Stegvis) -> str:
+    store = stegvis.store
+    commits = getattr(store, "commits", None)
+    return f"{type(store).__name__}" + (f", {commits} commits" if commits is not None else "")
+
+
+async def seed(app: Stegvis, count: int) -> list[int]:
+    """`count` active participants who write in Swedish, each in a private chat; their chat ids."""
+    async with app.database.sessions() as session:
+        caseworker = await repo.add_caseworker(session, "Bench", now=NOW)
+        chat_ids = []
+        for number in range(count):
+            participant = await repo.add_participant(session, f"Deltagare {number}", caseworker.id, "sv", now=NOW)
+            participant.telegram_chat_id = 100_000 + number
+            participant.status = ParticipantStatus.ACTIVE
+            chat_ids.append(participant.telegram_chat_id)
+        await session.commit()
+    return chat_ids
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 class InMemorySession(BaseSession):
-    """Answers every Bot API call at once, as Telegram would, and counts them."""
+    """Answers every Bot API call at once, as Telegram would, and counts them by method."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls = 0
+        self.calls: Counter[str] = Counter()
         self.message_ids = itertools.count(1000)
 
     async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
-        self.calls += 1
-        name = type(method).__name__
-        if name in ("SendMessage", "EditMessageText"):
-            chat_id = getattr(method, "chat_id", None) or 1
+        self.calls[method.__api_method__] += 1
+        if isinstance(method, (SendMessage, EditMessageText)):
+            chat_id = method.chat_id or 1
             return Message(message_id=next(self.message_ids), date=NOW, chat=Chat(id=chat_id, type="private"), text=method.text)
         return True
 
@@ -65,34 +182,99 @@ class InMemorySession(BaseSession):
         pass
 
 
+_update_ids = itertools.count(1)
+
+
+def _person(chat_id: int) -> tuple[User, Chat]:
+    return User(id=chat_id, is_bot=False, first_name="P", language_code="sv"), Chat(id=chat_id, type="private")
+
+
+def language_command(chat_id: int) -> Update:
+    user, chat = _person(chat_id)
+    command = Message(message_id=1, date=NOW, chat=chat, from_user=user, text="/language",
+                      entities=[{"type": "bot_command", "offset": 0, "length": 9}])
+    return Update(update_id=next(_update_ids), message=command)
+
+
+def picker_press(chat_id: int) -> Update:
+    user, chat = _person(chat_id)
+    picker = Message(message_id=2, date=NOW, chat=chat, text=PICKER.split("\n")[0])
+    press = CallbackQuery(id=str(next(_update_ids)), from_user=user, chat_instance="1", message=picker, data="s:language:pick:sv")
+    return Update(update_id=next(_update_ids), callback_query=press)
+
+
+def free_text(chat_id: int) -> Update:
+    user, chat = _person(chat_id)
+    return Update(update_id=next(_update_ids), message=Message(message_id=3, date=NOW, chat=chat, from_user=user, text="hej"))
+
+
 def make_updates(chat_ids: list[int], rounds: int) -> list[Update]:
-    updates, ids = [], itertools.count(1)
+    updates: list[Update] = []
     for _ in range(rounds):
-        for chat_id in chat_ids:
-            user = User(id=chat_id, is_bot=False, first_name="P", language_code="sv")
-            chat = Chat(id=chat_id, type="private")
-            command = Message(message_id=1, date=NOW, chat=chat, from_user=user, text="/language",
-                              entities=[{"type": "bot_command", "offset": 0, "length": 9}])
-            picker = Message(message_id=2, date=NOW, chat=chat, from_user=user, text="Välj språk.")
-            press = CallbackQuery(id=str(next(ids)), from_user=user, chat_instance="1", message=picker, data="s:language:pick:sv")
-            text = Message(message_id=3, date=NOW, chat=chat, from_user=user, text="hej")
-            updates += [Update(update_id=next(ids), message=command), Update(update_id=next(ids), callback_query=press),
-                        Update(update_id=next(ids), message=text)]
+        # One kind for everyone before the next kind: a participant's next update comes
+        # len(chat_ids) places later, so it cannot be in flight beside their previous one.
+        for kind in (language_command, picker_press, free_text):
+            updates += [kind(chat_id) for chat_id in chat_ids]
     return updates
 
 
-async def rate(dispatcher: Dispatcher, bot: Bot, updates: list[Update], concurrency: int) -> float:
-    """Updates per second, fed in batches of ``concurrency`` at once as the polling loop does."""
-    for update in updates[:30]:  # warm caches and connections
-        await dispatcher.feed_update(bot, update)
+def chat_of(update: Update) -> int:
+    return update.message.chat.id if update.message else update.callback_query.from_user.id
+
+
+@dataclass
+class Pass:
+    seconds: float
+    calls: Counter[str]
+    unhandled: int = 0
+    overlaps: int = 0
+    errors: list[BaseException] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # each update's, from its start to its end
+
+
+async def feed(dispatcher: Dispatcher, bot: Bot, updates: list[Update], in_flight: int, profiler: cProfile.Profile | None = None) -> Pass:
+    """Feed `updates` as the polling loop does: a task each, at most `in_flight` running at once."""
+    session: InMemorySession = bot.session  # type: ignore[assignment]
+    session.calls.clear()
+    result = Pass(0.0, session.calls)
+    slots = asyncio.Semaphore(in_flight)
+    busy: Counter[int] = Counter()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(update: Update) -> None:
+        chat = chat_of(update)
+        result.overlaps += busy[chat] > 0
+        busy[chat] += 1
+        began = time.perf_counter()
+        try:
+            if await dispatcher.feed_update(bot, update) is UNHANDLED:
+                result.unhandled += 1
+        except Exception as error:  # noqa: BLE001 - counted and reported; the pass goes on
+            result.errors.append(error)
+        finally:
+            result.latencies.append(time.perf_counter() - began)
+            busy[chat] -= 1
+            slots.release()
+
+    gc.collect()  # the previous pass's garbage is not this pass's cost
+    if profiler:
+        profiler.enable()
     started = time.perf_counter()
-    for first in range(0, len(updates), concurrency):
-        # One participant's updates must stay in order, so a batch never holds two of theirs.
-        await asyncio.gather(*(dispatcher.feed_update(bot, u) for u in updates[first:first + concurrency]))
-    return len(updates) / (time.perf_counter() - started)
+    for update in updates:
+        await slots.acquire()
+        task = asyncio.create_task(one(update))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(tasks)
+    result.seconds = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+    result.calls = Counter(session.calls)
+    return result
 
 
-def bare_dispatcher() -> Dispatcher:
+def plain_bare_dispatcher() -> Dispatcher:
     router = Router()
 
     @router.message()
@@ -108,17 +290,132 @@ def bare_dispatcher() -> Dispatcher:
     return dispatcher
 
 
-async def seed(stegvis: Stegvis, count: int) -> list[int]:
-    async with stegvis.database.sessions() as session:
-        caseworker = await repo.add_caseworker(session, "Bench")
-        chat_ids = []
-        for number in range(count):
-            participant = await repo.add_participant(session, f"Deltagare {number}", caseworker.id, "sv")
-            participant.telegram_chat_id = 100_000 + number
-            participant.status = ParticipantStatus.ACTIVE
-            chat_ids.append(participant.telegram_chat_id)
-        await session.commit()
-    return chat_ids
+def fair_bare_dispatcher() -> Dispatcher:
+    router = Router()
+
+    @router.message(Command("language"))
+    async def on_language(message: Message) -> None:
+        # Built for each send, as Stegvis builds it from the flow's step.
+        rows = [[InlineKeyboardButton(text=label, callback_data=f"s:language:pick:{code}")] for code, label in LANGUAGES]
+        await message.answer(PICKER, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+    @router.message(F.text)
+    async def on_text(message: Message) -> None:
+        await message.answer(IDLE_REPLY)
+
+    @router.callback_query()
+    async def on_press(callback: CallbackQuery, bot: Bot) -> None:
+        await callback.answer()
+        assert isinstance(callback.message, Message)
+        await callback.message.edit_text(f"{callback.message.text}\n\n✅ {CHOSEN}", reply_markup=None)
+        await bot.send_message(callback.message.chat.id, CONFIRMED)
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+@dataclass
+class Side:
+    name: str
+    dispatcher: Dispatcher
+    per_round: Counter[str]  # Bot API calls per participant-round
+    bot: Bot = field(init=False)
+    passes: list[Pass] = field(default_factory=list)
+
+    make_bot: Callable[[BaseSession], Bot] | None = None
+
+    def __post_init__(self) -> None:
+        self.bot = (self.make_bot or (lambda session: Bot(TOKEN, session=session)))(InMemorySession())
+
+    def rates(self, count: int) -> list[float]:
+        return [count / p.seconds for p in self.passes]
+
+
+def expected(per_round: Counter[str], participant_rounds: int) -> Counter[str]:
+    return Counter({method: n * participant_rounds for method, n in per_round.items()})
+
+
+def calls_text(calls: Counter[str]) -> str:
+    return f"{sum(calls.values()):5d} (" + ", ".join(f"{method} {n}" for method, n in sorted(calls.items())) + ")"
+
+
+def problems(side: Side, label: str, done: Pass, participant_rounds: int) -> list[str]:
+    """What is off about one pass, one line each; nothing when it did what it should."""
+    lines = []
+    want = expected(side.per_round, participant_rounds)
+    if done.calls != want:
+        lines.append(f"WARNING: {side.name}, {label}: {calls_text(done.calls)} Bot API calls, expected {calls_text(want)}")
+    if done.overlaps:
+        lines.append(f"WARNING: {side.name}, {label}: {done.overlaps} updates started while the same participant had one in flight")
+    if done.unhandled:
+        lines.append(f"WARNING: {side.name}, {label}: {done.unhandled} updates unhandled")
+    if done.errors:
+        kinds = Counter(describe(error) for error in done.errors)
+        lines.append(f"WARNING: {side.name}, {label}: {len(done.errors)} updates raised: "
+                     + "; ".join(f"{n} x {kind}" for kind, n in kinds.most_common()))
+    return lines
+
+
+def describe(error: BaseException) -> str:
+    """One line: the error, and the deepest place in this repository it came through."""
+    ours = [frame for frame in traceback.extract_tb(error.__traceback__) if Path(frame.filename).is_relative_to(REPO)]
+    where = f" (via {Path(ours[-1].filename).relative_to(REPO)}:{ours[-1].lineno} {ours[-1].name})" if ours else ""
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}{where}"
+
+
+def spread(values: Iterable[float], fmt: str) -> str:
+    values = sorted(values)
+    return "  ".join(format(v, fmt) for v in (values[0], statistics.median(values), values[-1]))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+REPO = Path(__file__).resolve().parent.parent
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+PACKAGE_LAYERS = {"pydantic_core": "pydantic", "pydantic_settings": "pydantic", "magic_filter": "aiogram"}
+
+
+def layer(key: tuple[str, int, str]) -> str | None:
+    """The layer a profiled function belongs to; None for a builtin that any layer may call."""
+    filename, _, name = key
+    if filename == "~":
+        for needle, found in (("pydantic_core", "pydantic"), ("greenlet", "greenlet (switching)"),
+                              ("epoll", "event loop waiting (epoll)"), ("sqlite3", "sqlite3 (main thread)")):
+            if needle in name:
+                return found
+        return None
+    path = Path(filename)
+    if "site-packages" in path.parts:
+        package = path.parts[path.parts.index("site-packages") + 1].split(".")[0]
+        return PACKAGE_LAYERS.get(package, package)
+    if path.is_relative_to(REPO):
+        top = path.relative_to(REPO).parts[0]
+        return "bench harness" if top == "bench" else f"stegvis {top}/"
+    if path.is_relative_to(STDLIB):
+        module = path.relative_to(STDLIB).parts[0].removesuffix(".py")
+        return "asyncio" if module in ("asyncio", "selectors") else f"stdlib {module}"
+    return "other"
+
+
+def internal_time_by_layer(stats: pstats.Stats) -> Counter[str]:
+    """Seconds spent in each layer's own code; a generic builtin's time goes to the layer that called it.
+
+    Internal time holds up where cumulative time does not: SQLAlchemy's greenlet switches leave
+    frames open that cProfile never sees return, so every cumulative figure above a query is inflated.
+    """
+    spent: Counter[str] = Counter()
+    for key, (_, _, internal, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        own = layer(key)
+        if own is not None or not callers:
+            spent[own or "builtins"] += internal
+            continue
+        for caller, figures in callers.items():
+            spent[layer(caller) or "builtins"] += figures[2]
+    return spent
 
 
 async def main() -> None:
@@ -126,38 +423,105 @@ async def main() -> None:
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1, help="updates in flight at once (aiogram's polling runs each as a task)")
+    parser.add_argument("--trials", type=int, default=3, help="timed passes of each side, interleaved")
     parser.add_argument("--database", default="sqlite", help="sqlite (a temporary file) or a database URL")
+    parser.add_argument("--profile", metavar="FILE", help="one more full-stack pass under cProfile: write FILE (pstats), print the top 25")
     args = parser.parse_args()
+    if min(args.participants, args.rounds, args.concurrency, args.trials) < 1:
+        parser.error("--participants, --rounds, --concurrency and --trials must be at least 1")
+
+    participant_rounds = args.participants * args.rounds
+    count = participant_rounds * 3
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("aiogram", "SQLAlchemy"))
+    print(f"updates a trial:   {count} ({args.participants} participants x {args.rounds} rounds x 3 kinds), "
+          f"{args.concurrency} in flight, {args.trials} trials interleaved")
+    print(f"software:          Python {platform.python_version()}, {versions}")
+    warnings: list[str] = []
+    if args.concurrency > args.participants:
+        warnings.append(f"WARNING: {args.concurrency} in flight but only {args.participants} participants: "
+                        "one participant's updates run together, out of order")
+        print(warnings[-1])
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3" if args.database == "sqlite" else args.database
-        stegvis = Stegvis.create(load_settings(database_url=url, telegram_bot_token=TOKEN))
-        schema = None
-        if stegvis.database.dialect == "postgresql":
-            # A schema of its own, dropped afterwards: the bench never touches anyone's tables.
-            schema = f"bench_{uuid.uuid4().hex[:12]}"
-            async with stegvis.database.engine.begin() as connection:
-                await connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-            await stegvis.database.dispose()
-            stegvis.database = Database(url, connect_args={"server_settings": {"search_path": schema}})
-        await stegvis.database.upgrade()
-        chat_ids = await seed(stegvis, args.participants)
-        updates = make_updates(chat_ids, args.rounds)
+        async with full_stack(url) as stack:
+            print(f"database:          {stack.dialect} ({'temporary file' if args.database == 'sqlite' else 'given URL'})", flush=True)
+            chat_ids = await seed(stack.app, WARM_UP_PARTICIPANTS + args.participants)
+            warm_up = make_updates(chat_ids[:WARM_UP_PARTICIPANTS], 1)
+            updates = make_updates(chat_ids[WARM_UP_PARTICIPANTS:], args.rounds)
+            sides = [Side("full stack", stack.dispatcher, SAME_AS_STEGVIS, make_bot=stack.bot),
+                     Side("plain bare", plain_bare_dispatcher(), PLAIN),
+                     Side("fair bare", fair_bare_dispatcher(), SAME_AS_STEGVIS)]
 
-        full_session, bare_session = InMemorySession(), InMemorySession()
-        full_bot, bare_bot = Bot(TOKEN, session=full_session), Bot(TOKEN, session=bare_session)
-        full = await rate(stegvis.create_dispatcher(), full_bot, updates, args.concurrency)
-        bare = await rate(bare_dispatcher(), bare_bot, updates, args.concurrency)
-        if schema:
-            async with stegvis.database.engine.begin() as connection:
-                await connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        await stegvis.database.dispose()
+            for side in sides:  # caches, connections, lazily built routers; one at a time
+                warnings += problems(side, "warm-up", await feed(side.dispatcher, side.bot, warm_up, 1), WARM_UP_PARTICIPANTS)
+            settle_memory()  # as `stegvis run` does once it has started
+            for trial in range(1, args.trials + 1):
+                figures = []
+                for side in sides:
+                    done = await feed(side.dispatcher, side.bot, updates, args.concurrency)
+                    side.passes.append(done)
+                    warnings += problems(side, f"trial {trial}", done, participant_rounds)
+                    figures.append(f"{side.name} {count / done.seconds:6.0f}")
+                print(f"trial {trial}:           " + "   ".join(figures) + "  updates/s", flush=True)
+            print(f"store:             {stack.describe()}")
 
-    print(f"updates fed:          {len(updates)} ({args.participants} participants x {args.rounds} rounds x 3 kinds)")
-    print(f"database:             {stegvis.database.dialect} ({'temporary file' if args.database == 'sqlite' else 'given URL'})")
-    print(f"full stack:           {full:8.0f} updates/s  ({full_session.calls} Bot API calls)")
-    print(f"bare aiogram:         {bare:8.0f} updates/s  ({bare_session.calls} Bot API calls)")
-    print(f"ratio full / bare:    {full / bare:8.2f}   (target >= 0.50)")
+            profiled = None
+            if args.profile:
+                profiler = cProfile.Profile()
+                profiled = await feed(stack.dispatcher, sides[0].bot, updates, args.concurrency, profiler)
+                warnings += problems(sides[0], "profiled pass", profiled, participant_rounds)
+                profiler.dump_stats(args.profile)
+
+    print()
+    print("Bot API calls a trial (the warm-up's apart):")
+    for side in sides:
+        want = expected(side.per_round, participant_rounds)
+        made = {calls_text(p.calls) for p in side.passes}
+        print(f"  {side.name:<11} {' / '.join(sorted(made))}  expected {sum(want.values())}  "
+              f"warm-up {sum(expected(side.per_round, WARM_UP_PARTICIPANTS).values())}")
+    print()
+    print(f"{'updates/s':<19} {'min':>6}  {'median':>6}  {'max':>6}")
+    for side in sides:
+        print(f"  {side.name:<17} {spread(side.rates(count), '6.0f')}")
+    print()
+    print(f"{'update latency ms':<19} {'p50':>6}  {'p99':>6}  {'max':>6}   (all trials)")
+    for side in sides:
+        latencies = [ms * 1000 for p in side.passes for ms in p.latencies]
+        print(f"  {side.name:<17} " + "  ".join(f"{percentile(latencies, q):6.1f}" for q in (0.50, 0.99, 1.0)))
+    full, plain, fair = (statistics.median(side.rates(count)) for side in sides)
+    print()
+    print(f"{'ratio':<19} {'of medians':>10}   per trial: min  median  max")
+    for name, other, median in (("full / plain bare", sides[1], plain), ("full / fair bare", sides[2], fair)):
+        per_trial = [f / o for f, o in zip(sides[0].rates(count), other.rates(count))]
+        print(f"  {name:<17} {full / median:10.2f}              {spread(per_trial, '4.2f')}")
+    target = TARGETS.get(args.concurrency)
+    if target is None:
+        print(f"target:            full / fair bare >= 0.50 with 50 in flight, >= 0.30 one at a time (none set for {args.concurrency})")
+    else:
+        verdict = "met" if full / fair >= target else "NOT met"
+        print(f"target:            full / fair bare >= {target:.2f} with {args.concurrency} in flight: {verdict} ({full / fair:.2f})")
+
+    if profiled is not None:
+        print()
+        print(f"profiled pass:     {count / profiled.seconds:.0f} updates/s under cProfile (not comparable); stats in {args.profile}")
+        print("                   cProfile sees the main thread only: SQLite's own work runs in aiosqlite's thread.")
+        print("                   Cumulative times above a query are inflated (greenlet switches); internal times hold.")
+        stats = pstats.Stats(args.profile, stream=sys.stdout)
+        spent = internal_time_by_layer(stats)
+        total = sum(spent.values())
+        print()
+        print(f"internal time by layer, main thread ({total:.2f} s, {total / count * 1000:.2f} ms an update):")
+        for name, seconds in spent.most_common():
+            if seconds / total >= 0.005:
+                print(f"  {name:<30} {seconds:6.2f} s  {seconds / total:4.0%}")
+        stats.sort_stats("cumulative").print_stats(25)
+        print("the same pass, the 25 functions with the most internal time:")
+        stats.sort_stats("tottime").print_stats(25)
+
+    if warnings:
+        print()
+        print("\n".join(warnings))
 
 
 if __name__ == "__main__":
