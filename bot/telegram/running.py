@@ -14,6 +14,7 @@ import signal
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
@@ -25,15 +26,33 @@ from bot.telegram.webhook import SecretCheckedRequestHandler
 log = logging.getLogger(__name__)
 
 
+class StartupError(Exception):
+    """The bot cannot start; str() is one line naming what to fix."""
+
+
 async def start(stegvis: Stegvis) -> tuple[Bot, Dispatcher]:
     """Everything both modes share: the schema is brought up to date, the menus are registered."""
     await stegvis.database.ensure_schema()
     bot = stegvis.create_bot()
-    dispatcher = stegvis.create_dispatcher()
-    me = await bot.get_me()
+    try:
+        me = await bot.get_me()
+        await register_commands(bot, stegvis.catalogs, stegvis.features.menu)
+    except BaseException as error:
+        await bot.session.close()
+        raise _startup_error(error, stegvis.settings.telegram_api_url) from None
     log.info("Stegvis is @%s; invite links look like https://t.me/%s?start=CODE", me.username, me.username)
-    await register_commands(bot, stegvis.catalogs, stegvis.features.menu)
-    return bot, dispatcher
+    return bot, stegvis.create_dispatcher()
+
+
+def _startup_error(error: BaseException, api_url: str) -> BaseException:
+    if isinstance(error, TelegramUnauthorizedError):
+        return StartupError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token @BotFather gave you again")
+    if isinstance(error, TelegramNetworkError):
+        reason = str(error.message).splitlines()[0] if error.message else "no answer"
+        return StartupError(f"cannot reach the Bot API at {api_url} ({reason}): check the network, or TELEGRAM_API_URL")
+    if isinstance(error, TelegramAPIError):
+        return StartupError(f"the Bot API at {api_url} refused to start the bot: {error.message}")
+    return error
 
 
 async def run_polling(stegvis: Stegvis, *, handle_signals: bool = True) -> None:
@@ -63,7 +82,10 @@ async def run_webhook(stegvis: Stegvis, url: str, *, stop: asyncio.Event | None 
     stop = stop or asyncio.Event()
     scheduling = None
     try:
-        await web.TCPSite(runner, host, int(port)).start()
+        try:
+            await web.TCPSite(runner, host, int(port)).start()
+        except OSError as error:
+            raise StartupError(f"cannot listen on {host}:{port} ({error.strerror or error}): free the port or set STEGVIS_WEBHOOK_LISTEN") from None
         await bot.set_webhook(url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types())
         log.info("listening on %s for updates posted to %s", stegvis.settings.webhook_listen, url)
         scheduling = start_scheduler(stegvis, bot)
