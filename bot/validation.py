@@ -241,7 +241,14 @@ def _one_line(value: str) -> str:
     return text
 
 
+# Every character _character_problem might refuse, so that ordinary text (nearly all of it, and
+# thousands of CSV cells at a time) is checked with one regular-expression search.
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(_BIDI)) + "]")
+
+
 def _check_characters(value: str) -> None:
+    if not _SUSPECT.search(value):
+        return
     for character in value:
         problem = _character_problem(character)
         if problem:

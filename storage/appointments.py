@@ -91,14 +91,18 @@ async def booked_at(
 
 
 async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert many booked appointments in one statement; their ids, in the order given.
+    """Insert many booked appointments at once; their ids, in the order given.
 
-    For an import of thousands of rows: one INSERT ... RETURNING instead of one flush each.
+    For an import of thousands of rows: batched INSERT ... RETURNING on the connection (Core, no
+    ORM bookkeeping). RETURNING keeps no order, so each id is matched back by participant and
+    start, which the caller has made unique among booked appointments.
     """
     if not rows:
         return []
-    result = await session.execute(insert(Appointment).returning(Appointment.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+    connection = await session.connection()
+    result = await connection.execute(insert(Appointment).returning(Appointment.id, Appointment.participant_id, Appointment.starts_at), rows)
+    ids = {(participant_id, starts_at): appointment_id for appointment_id, participant_id, starts_at in result}
+    return [ids[(row["participant_id"], row["starts_at"])] for row in rows]
 
 
 async def reschedule(session: AsyncSession, appointment: Appointment, starts_at: datetime, now: datetime) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -86,9 +86,11 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Planned], *, no
     if not messages:
         return 0
     statement = repo.dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
-    # RETURNING gives back only the rows that were new: the count of what this call added.
-    result = await session.execute(statement.returning(OutboxMessage.id), [_row(message, now) for message in messages])
-    return len(result.all())
+    # Core on the session's connection: one executemany for all rows, without the ORM's bulk
+    # bookkeeping (an import plans tens of thousands); rowcount counts the rows that were new.
+    connection = await session.connection()
+    result = await connection.execute(statement, [_row(message, now) for message in messages])
+    return result.rowcount
 
 
 def _row(message: Planned, now: datetime) -> dict[str, Any]:
@@ -112,18 +114,26 @@ def _row(message: Planned, now: datetime) -> dict[str, Any]:
     }
 
 
-async def messages_about(session: AsyncSession, subject_kind: str, subject_ids: Collection[int]) -> dict[int, list[OutboxMessage]]:
-    """Every row about these subjects (all versions), each list in due order."""
-    found: dict[int, list[OutboxMessage]] = {}
+_SHOWN = (OutboxMessage.subject_id, OutboxMessage.subject_version, OutboxMessage.composer, OutboxMessage.slot, OutboxMessage.payload, OutboxMessage.due_at, OutboxMessage.status)
+
+
+async def messages_about(session: AsyncSession, subject_kind: str, subject_ids: Collection[int]) -> dict[int, list[Row[Any]]]:
+    """What became of every message about these subjects (all versions), each list in due order.
+
+    Rows of columns (subject_id, subject_version, composer, slot, payload, due_at, status), not
+    objects: a listing of thousands of appointments reads them all.
+    """
+    found: dict[int, list[Row[Any]]] = {}
     if not subject_ids:
         return found
-    rows = await session.scalars(
-        select(OutboxMessage)
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(*_SHOWN)
         .where(OutboxMessage.subject_kind == subject_kind, OutboxMessage.subject_id.in_(sorted(set(subject_ids))))
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
     )
     for row in rows:
-        found.setdefault(row.subject_id, []).append(row)  # type: ignore[arg-type]
+        found.setdefault(row.subject_id, []).append(row)
     return found
 
 
@@ -241,7 +251,7 @@ async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[OutboxMessa
     # Core INSERT: events are append-only and nobody needs the objects back.
     events = [{"occurred_at": now, "flow": None, "step": None, **event} for _row, _id, event in sent if event is not None]
     if events:
-        await session.execute(insert(Event), events)
+        await (await session.connection()).execute(insert(Event), events)
 
 
 async def retry_later(session: AsyncSession, row: OutboxMessage, error: str, due_at: datetime) -> None:

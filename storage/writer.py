@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Executable, Row, create_engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import StaticPool
 
 from storage.database import SQLITE_BUSY_TIMEOUT_MS
+from storage.repositories import dialect_insert
 from storage.models import Conversation, Event, Participant, ParticipantStatus
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,7 @@ async def apply_changes(connection: AsyncConnection | AsyncSession, changes: Cha
     if changes.conversation is not None:
         flow, step, data = changes.conversation
         values = {"flow": flow, "step": step, "data": data, "updated_at": now}
-        dialect = connection.dialect if isinstance(connection, AsyncConnection) else connection.get_bind().dialect
-        upsert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(Conversation)
+        upsert = dialect_insert(connection)(Conversation)
         await connection.execute(
             upsert.values(participant_id=changes.participant_id, **values).on_conflict_do_update(index_elements=[Conversation.participant_id], set_=values)
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,11 +36,21 @@ _WITHDRAWN = (REMINDER, MOVED_NOTICE)
 _CHANGED = "appointment {} was changed by someone else at the same moment; look again with: stegvis appointment list"
 
 
-def subject_of(appointment: Appointment) -> Subject:
+class Booking(Protocol):
+    """What planning needs of an appointment: a stored one, or one an import has just inserted."""
+
+    id: int
+    participant_id: int
+    version: int
+    starts_at: datetime
+    lead_times: str | None
+
+
+def subject_of(appointment: Booking) -> Subject:
     return Subject(SUBJECT, appointment.id, appointment.version)
 
 
-def reminder_plan(appointment: Appointment, settings: Settings, now: datetime) -> list[Planned]:
+def reminder_plan(appointment: Booking, settings: Settings, now: datetime) -> list[Planned]:
     """The current version's reminders as outbox rows to plan (idempotent: the key names the version and lead)."""
     planned = plan_reminders(appointment.starts_at, lead_times_of(appointment, settings.lead_times), now=now, tz=settings.tz, quiet=settings.quiet)
     return [
@@ -133,7 +143,7 @@ async def book(
     return (await views(session, settings, [appointment]))[0]
 
 
-def booked_event(appointment: Appointment) -> dict[str, Any]:
+def booked_event(appointment: Booking) -> dict[str, Any]:
     return {"appointment_id": appointment.id, "starts_at": utc_iso(appointment.starts_at), "version": appointment.version}
 
 

@@ -63,10 +63,13 @@ def _id(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # asyncio.run puts its result's repr in a message: keep it short
 class Listing:
     appointments: list[AppointmentView]
     imported: bool = False
+
+    def __repr__(self) -> str:
+        return f"Listing({len(self.appointments)} appointments)"
 
     def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
         shown = [a.as_json(tz) for a in self.appointments]

@@ -22,14 +22,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.features.appointments.booking import booked_event, reminder_plan, stored_leads, views
+from bot.features.appointments.booking import booked_event, reminder_plan, stored_leads
 from bot.features.appointments.timing import LeadTime
-from bot.features.appointments.views import AppointmentView, shown
+from bot.features.appointments.views import AppointmentView, MessageView, lead_times_of, shown
 from bot.services import Actor, InvalidInput
 from bot.validation import check_not_too_far, clean_text, local_datetime, parse_date, parse_id, parse_remind, parse_time
 from storage import appointments as store
 from storage import outbox
-from storage.models import Appointment, AppointmentStatus, Event, Participant
+from storage.models import AppointmentStatus, Event, OutboxStatus, Participant, ParticipantStatus
 
 CSV_COLUMNS = ("participant_id", "date", "time", "place", "title", "remind")
 # A case system's export may leave out the optional columns; the others must be there.
@@ -54,9 +54,12 @@ class _Row:
     problems: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Imported:
     appointments: list[AppointmentView]
+
+    def __repr__(self) -> str:
+        return f"Imported({len(self.appointments)} appointments)"
 
 
 async def import_appointments(session: AsyncSession, actor: Actor, settings: Settings, path: str | Path, *, now: datetime) -> Imported:
@@ -89,10 +92,23 @@ async def import_appointments(session: AsyncSession, actor: Actor, settings: Set
     bad = [row for row in rows if row.problems]
     if bad:
         raise ImportRejected(f"{name}: nothing was imported: {len(bad)} of {len(rows)} rows have problems", [problem for row in bad for problem in row.problems])
-    return Imported(await views(session, settings, await _book_all(session, settings, rows, now)))
+    return Imported(await _book_all(session, settings, rows, now))
 
 
-async def _book_all(session: AsyncSession, settings: Settings, rows: list[_Row], now: datetime) -> list[Appointment]:
+@dataclass(frozen=True)
+class _Booked:
+    """An appointment the import has just inserted (a `booking.Booking`), without an ORM object each."""
+
+    id: int
+    participant_id: int
+    starts_at: datetime
+    place: str
+    title: str | None
+    lead_times: str | None
+    version: int = 1
+
+
+async def _book_all(session: AsyncSession, settings: Settings, rows: list[_Row], now: datetime) -> list[AppointmentView]:
     """Every checked row booked in three statements: the appointments, their reminders, their events."""
     values: list[dict[str, Any]] = [
         {
@@ -109,14 +125,35 @@ async def _book_all(session: AsyncSession, settings: Settings, rows: list[_Row],
         for row in rows
     ]
     ids = await store.add_many(session, values)
-    appointments = [Appointment(id=appointment_id, **row) for appointment_id, row in zip(ids, values)]
-    await outbox.enqueue_many(session, [planned for a in appointments for planned in reminder_plan(a, settings, now)], now=now)
+    booked = [_Booked(i, v["participant_id"], v["starts_at"], v["place"], v["title"], v["lead_times"]) for i, v in zip(ids, values)]
+    plans = [reminder_plan(appointment, settings, now) for appointment in booked]
+    await outbox.enqueue_many(session, [planned for plan in plans for planned in plan], now=now)
     events = [
         {"type": "appointment_booked", "participant_id": a.participant_id, "occurred_at": now, "payload": booked_event(a), "flow": None, "step": None}
-        for a in appointments
+        for a in booked
     ]
-    await session.execute(insert(Event), events)
-    return appointments
+    connection = await session.connection()
+    await connection.execute(insert(Event), events)
+    statuses = dict((await connection.execute(select(Participant.id, Participant.status).where(Participant.id.in_({a.participant_id for a in booked})))).all())
+    # What was just written, as `appointment list` would show it, without reading it all back.
+    return [
+        AppointmentView(
+            id=a.id,
+            participant_id=a.participant_id,
+            participant_status=ParticipantStatus(statuses[a.participant_id]).value,
+            starts_at=a.starts_at,
+            place=a.place,
+            title=a.title,
+            version=1,
+            status=AppointmentStatus.BOOKED.value,
+            lead_times=tuple(str(lead) for lead in lead_times_of(a, settings.lead_times)),
+            answer=None,
+            answered_at=None,
+            attended=None,
+            messages=tuple(MessageView("reminder", p.due_at, OutboxStatus.PENDING.value, 1, p.slot, bool(p.payload.get("immediate"))) for p in plan),
+        )
+        for a, plan in zip(booked, plans)
+    ]
 
 
 def _read_text(path: Path, name: str) -> str:

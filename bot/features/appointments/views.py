@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.features.appointments.messages import REMINDER
 from bot.features.appointments.timing import LeadTime, parse_lead_times
-from storage.models import Appointment, OutboxMessage
+from storage.models import Appointment
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,12 @@ class AppointmentView:
         }
 
 
-def lead_times_of(appointment: Appointment, default: tuple[LeadTime, ...]) -> tuple[LeadTime, ...]:
+def lead_times_of(appointment: Any, default: tuple[LeadTime, ...]) -> tuple[LeadTime, ...]:
     """The appointment's own lead times, or the global STEGVIS_REMINDER_LEAD_TIMES."""
     return parse_lead_times(appointment.lead_times) if appointment.lead_times else default
 
 
-def appointment_view(appointment: Appointment, participant_status: str, messages: Sequence[OutboxMessage], default_leads: tuple[LeadTime, ...]) -> AppointmentView:
+def appointment_view(appointment: Appointment, participant_status: str, messages: Sequence[Any], default_leads: tuple[LeadTime, ...]) -> AppointmentView:
     return AppointmentView(
         id=appointment.id,
         participant_id=appointment.participant_id,
@@ -90,7 +90,8 @@ def appointment_view(appointment: Appointment, participant_status: str, messages
     )
 
 
-def _message(row: OutboxMessage) -> MessageView:
+def _message(row: Any) -> MessageView:
+    """A stored outbox row (an object or a Core row with its columns) as the caseworker sees it."""
     if row.composer == REMINDER:
         payload = row.payload or {}
         return MessageView("reminder", row.due_at, _value(row.status), row.subject_version, payload.get("lead"), bool(payload.get("immediate")))
