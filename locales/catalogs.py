@@ -29,11 +29,6 @@ def catalog_path(code: str, directory: Path = CATALOG_DIR) -> Path:
     return directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def N_(msgid: str) -> str:
-    """Marks a text for ``pybabel extract`` where it is defined; it is translated where it is used."""
-    return msgid
-
-
 def placeholders(text: str) -> set[str]:
     """The ``{name}`` fields in a text; translators must keep exactly these."""
     return {field for _, field, _, _ in string.Formatter().parse(text) if field}
