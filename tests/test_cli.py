@@ -14,6 +14,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -58,6 +59,15 @@ def refused_line(result: subprocess.CompletedProcess[str]) -> str:
     assert (result.returncode, result.stdout) == (2, ""), result.stdout + result.stderr
     assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr
     return result.stderr.removesuffix("\n")
+
+
+def refuses_with(tmp_path: Path, args: tuple[str, ...], line: str, **options: Any) -> str:
+    """The command without and with --json: the same one line, on stderr or as {"error": ...}; all it printed."""
+    plain = stegvis(tmp_path, *args, **options)
+    as_object = stegvis(tmp_path, *args, "--json", **options)
+    assert refused_line(plain) == f"stegvis: {line}"
+    assert refused(as_object) == {"error": line}
+    return plain.stdout + plain.stderr + as_object.stdout + as_object.stderr
 
 
 def add_caseworker(tmp_path: Path, **env: str) -> None:
@@ -170,11 +180,7 @@ def test_a_wrong_setting_stops_start_up_with_one_line_naming_the_variable(tmp_pa
 @pytest.mark.parametrize("args", [("participant", "list"), ("caseworker", "add", "--name", "K")], ids=["list", "caseworker-add"])
 def test_an_unsupported_database_url_is_one_line_that_never_shows_the_password(tmp_path: Path, url: str, shown: str, args: tuple[str, ...]):
     line = f"configuration error: STEGVIS_DATABASE_URL: use sqlite:///path/file.sqlite3 or postgresql://user@host/database (got '{shown}')"
-    plain = stegvis(tmp_path, *args, STEGVIS_DATABASE_URL=url)
-    as_object = stegvis(tmp_path, *args, "--json", STEGVIS_DATABASE_URL=url)
-    assert refused_line(plain) == f"stegvis: {line}"
-    assert refused(as_object) == {"error": line}
-    assert PASSWORD not in plain.stdout + plain.stderr + as_object.stdout + as_object.stderr
+    assert PASSWORD not in refuses_with(tmp_path, args, line, STEGVIS_DATABASE_URL=url)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -183,11 +189,7 @@ def test_a_postgresql_server_that_refuses_connections_is_named_by_host_and_port(
     port = free_port()  # nothing listens there
     url = f"postgresql://stegvis:{PASSWORD}@127.0.0.1:{port}/stegvis"
     line = f"PostgreSQL at 127.0.0.1:{port} refuses connections; start it, or fix the host and port in STEGVIS_DATABASE_URL"
-    plain = stegvis(tmp_path, *args, STEGVIS_DATABASE_URL=url)
-    as_object = stegvis(tmp_path, *args, "--json", STEGVIS_DATABASE_URL=url)
-    assert refused_line(plain) == f"stegvis: {line}"
-    assert refused(as_object) == {"error": line}
-    assert PASSWORD not in plain.stdout + plain.stderr + as_object.stdout + as_object.stderr
+    assert PASSWORD not in refuses_with(tmp_path, args, line, STEGVIS_DATABASE_URL=url)
 
 
 @pytest.mark.parametrize(
@@ -204,9 +206,7 @@ def test_a_command_on_a_database_that_does_not_exist_says_so_and_creates_nothing
     # A mistyped path: only `caseworker add`, which adds the first records, may make a new database.
     path = tmp_path / "data" / "stegvis.sqlite3"
     url = f"sqlite:///{path}"
-    line = f"no database at {path}; check the path in STEGVIS_DATABASE_URL"
-    assert refused_line(stegvis(tmp_path, *args, STEGVIS_DATABASE_URL=url)) == f"stegvis: {line}"
-    assert refused(stegvis(tmp_path, *args, "--json", STEGVIS_DATABASE_URL=url)) == {"error": line}
+    refuses_with(tmp_path, args, f"no database at {path}; check the path in STEGVIS_DATABASE_URL", STEGVIS_DATABASE_URL=url)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -249,16 +249,12 @@ def test_a_database_in_a_folder_stegvis_may_not_write_is_one_line(tmp_path: Path
     folder.chmod(0o500)
     path = folder / "stegvis.sqlite3"
     url = f"sqlite:///{path}"
+    line = f"cannot create the database at {path} (permission denied); fix the path in STEGVIS_DATABASE_URL"
     try:
-        plain = stegvis(tmp_path, "caseworker", "add", "--name", "K", prefix=prefix, STEGVIS_DATABASE_URL=url)
-        as_object = stegvis(tmp_path, "caseworker", "add", "--name", "K", "--json", prefix=prefix, STEGVIS_DATABASE_URL=url)
-        contents = list(folder.iterdir())
+        refuses_with(tmp_path, ("caseworker", "add", "--name", "K"), line, prefix=prefix, STEGVIS_DATABASE_URL=url)
+        assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o700)
-    line = f"cannot create the database at {path} (permission denied); fix the path in STEGVIS_DATABASE_URL"
-    assert refused_line(plain) == f"stegvis: {line}"
-    assert refused(as_object) == {"error": line}
-    assert contents == []
 
 
 def test_a_database_file_stegvis_may_not_write_is_one_line(tmp_path: Path):
@@ -268,8 +264,7 @@ def test_a_database_file_stegvis_may_not_write_is_one_line(tmp_path: Path):
     path.chmod(0o400)
     line = f"cannot read and write the database at {path}; check the file's owner and permissions, or fix the path in STEGVIS_DATABASE_URL"
     for args in (("participant", "list"), ("caseworker", "add", "--name", "Olle")):
-        assert refused_line(stegvis(tmp_path, *args, prefix=prefix)) == f"stegvis: {line}"
-        assert refused(stegvis(tmp_path, *args, "--json", prefix=prefix)) == {"error": line}
+        refuses_with(tmp_path, args, line, prefix=prefix)
     path.chmod(0o600)
     assert as_json(stegvis(tmp_path, "caseworker", "add", "--name", "Olle", "--json"))["caseworker_id"] == 2
 
@@ -341,14 +336,10 @@ def test_participant_invite_refuses_an_unknown_id_and_a_participant_who_joined(t
     add_caseworker(tmp_path)
     code = as_json(stegvis(tmp_path, "participant", "add", "--name", "Zahra", "--caseworker", "1", "--json"))["invite_code"]
 
-    unknown = "no participant with id 7 (see: stegvis participant list)"
-    assert refused(stegvis(tmp_path, "participant", "invite", "7", "--json")) == {"error": unknown}
-    assert refused_line(stegvis(tmp_path, "participant", "invite", "7")) == f"stegvis: {unknown}"
+    refuses_with(tmp_path, ("participant", "invite", "7"), "no participant with id 7 (see: stegvis participant list)")
 
     assert _redeem(tmp_path, code, CHAT) is None  # Zahra joins from Telegram
-    joined = "participant 1 has already joined from Telegram; a new link is only for someone who has not joined yet"
-    assert refused(stegvis(tmp_path, "participant", "invite", "1", "--json")) == {"error": joined}
-    assert refused_line(stegvis(tmp_path, "participant", "invite", "1")) == f"stegvis: {joined}"
+    refuses_with(tmp_path, ("participant", "invite", "1"), "participant 1 has already joined from Telegram; a new link is only for someone who has not joined yet")
     assert _invites(tmp_path) == [(code, NOW + timedelta(days=14), NOW)]  # no new invite
 
 
