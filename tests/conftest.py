@@ -1,4 +1,4 @@
-"""Shared fixtures: an upgraded, empty database on SQLite and on PostgreSQL."""
+"""Shared fixtures: an upgraded, empty database on SQLite and on PostgreSQL (or one with no schema yet)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,10 @@ POSTGRES_URL = os.environ.get(
 
 
 @asynccontextmanager
-async def _sqlite(tmp_path: Path) -> AsyncIterator[Database]:
+async def _sqlite(tmp_path: Path, *, upgrade: bool = True) -> AsyncIterator[Database]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'stegvis.db'}")
-    await database.upgrade()
+    if upgrade:
+        await database.upgrade()
     try:
         yield database
     finally:
@@ -30,7 +31,7 @@ async def _sqlite(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 @asynccontextmanager
-async def _postgresql() -> AsyncIterator[Database]:
+async def _postgresql(*, upgrade: bool = True) -> AsyncIterator[Database]:
     # Each test gets its own schema, so tests cannot see each other's rows and nothing
     # needs cleaning up row by row.
     schema = f"t_{uuid.uuid4().hex}"
@@ -50,7 +51,8 @@ async def _postgresql() -> AsyncIterator[Database]:
             POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
         )
         try:
-            await database.upgrade()
+            if upgrade:
+                await database.upgrade()
             yield database
         finally:
             await database.dispose()
@@ -60,10 +62,14 @@ async def _postgresql() -> AsyncIterator[Database]:
         await admin.dispose()
 
 
+def backend(name: str, tmp_path: Path, *, upgrade: bool = True) -> AbstractAsyncContextManager[Database]:
+    """A new database on "sqlite" or "postgresql", upgraded to the newest schema or with none at all."""
+    return _sqlite(tmp_path, upgrade=upgrade) if name == "sqlite" else _postgresql(upgrade=upgrade)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    backend = _sqlite(tmp_path) if request.param == "sqlite" else _postgresql()
-    async with backend as db:
+    async with backend(request.param, tmp_path) as db:
         yield db
 
 

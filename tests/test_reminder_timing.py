@@ -1,26 +1,18 @@
-"""Tests for bot.reminders.timing: when appointment reminders are sent."""
+"""When appointment reminders are sent: lead times (bot.features.appointments.timing) and quiet hours (bot.outbox.quiet_hours)."""
 
-import sys
 from datetime import datetime, time, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-# Stopgap until pyproject's [tool.pytest.ini_options] sets pythonpath = ["."]
-# (the project is not installed in .venv, so plain `pytest` cannot import bot).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bot.reminders.timing import (
+from bot.features.appointments.timing import (
     LeadTime,
     PlannedReminder,
-    QuietHours,
-    next_allowed_moment,
     parse_lead_times,
     plan_reminders,
     reminder_time,
-    shift_before_quiet_hours,
 )
+from bot.outbox.quiet_hours import QuietHours, next_allowed_moment, shift_before_quiet_hours
 
 TZ = ZoneInfo("Europe/Stockholm")
 NIGHT = QuietHours(time(20, 0), time(8, 0))

@@ -13,8 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from flows.engine import IDLE, Run, State
 from storage import repositories as repo
-from storage.database import MIGRATIONS, Database
+from storage.database import HEAD_REVISION, MIGRATIONS, Database
 from storage.models import (
     Base,
     Caseworker,
@@ -31,8 +32,8 @@ CHAT = 100_200_300_400  # larger than 32 bits, as real Telegram ids can be
 
 async def _new_participant(database: Database, name: str = "Amina") -> int:
     async with database.sessions.begin() as session:
-        caseworker = await repo.add_caseworker(session, "Karin", "karin@example.se")
-        participant = await repo.add_participant(session, name, caseworker.id, language="so")
+        caseworker = await repo.add_caseworker(session, "Karin", "karin@example.se", now=NOW)
+        participant = await repo.add_participant(session, name, caseworker.id, language="so", now=NOW)
         return participant.id
 
 
@@ -61,7 +62,7 @@ async def test_upgrade_twice_is_harmless(database: Database) -> None:
         assert await repo.get_participant(session, participant_id) is not None
         version = await session.scalar(text("SELECT version_num FROM alembic_version"))
     newest = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert version == newest
+    assert version == newest == HEAD_REVISION
 
 
 async def test_migrated_schema_matches_models(database: Database) -> None:
@@ -87,7 +88,8 @@ async def test_timestamps_come_back_aware_utc(database: Database) -> None:
     assert stored.occurred_at == stockholm_summer
     assert stored.occurred_at.utcoffset() == timedelta(0)
     assert stored.occurred_at.hour == 7
-    assert caseworker is not None and caseworker.created_at.utcoffset() == timedelta(0)
+    assert caseworker is not None and caseworker.created_at == NOW
+    assert caseworker.created_at.utcoffset() == timedelta(0)
 
 
 async def test_naive_now_is_refused(database: Database) -> None:
@@ -102,37 +104,20 @@ async def test_naive_now_is_refused(database: Database) -> None:
 # Participants
 
 
-async def test_participant_status_change_is_stored(database: Database) -> None:
-    participant_id = await _new_participant(database)
-    async with database.sessions() as session:
-        created = await repo.get_participant(session, participant_id)
-    assert created is not None and created.status == ParticipantStatus.INVITED
-
-    async with database.sessions.begin() as session:
-        participant = await repo.get_participant(session, participant_id)
-        assert participant is not None
-        await repo.set_participant_status(session, participant, ParticipantStatus.STOPPED)
-
-    async with database.sessions() as session:
-        stored = await repo.get_participant(session, participant_id)
-    assert stored is not None
-    assert stored.status == ParticipantStatus.STOPPED
-    assert stored.updated_at >= created.updated_at
-
-
 async def test_list_participants_by_caseworker_in_id_order(database: Database) -> None:
     async with database.sessions.begin() as session:
-        karin = await repo.add_caseworker(session, "Karin")
-        olle = await repo.add_caseworker(session, "Olle")
-        first = await repo.add_participant(session, "Amina", karin.id)
-        await repo.add_participant(session, "Dawit", olle.id)
-        third = await repo.add_participant(session, "Farah", karin.id)
+        karin = await repo.add_caseworker(session, "Karin", now=NOW)
+        olle = await repo.add_caseworker(session, "Olle", now=NOW)
+        first = await repo.add_participant(session, "Amina", karin.id, now=NOW)
+        await repo.add_participant(session, "Dawit", olle.id, now=NOW)
+        third = await repo.add_participant(session, "Farah", karin.id, now=NOW)
 
     async with database.sessions() as session:
         everyone = await repo.list_participants(session)
         karins = await repo.list_participants(session, caseworker_id=karin.id)
     assert [p.name for p in everyone] == ["Amina", "Dawit", "Farah"]
     assert [p.id for p in karins] == [first.id, third.id]
+    assert {(p.status, p.created_at, p.updated_at) for p in everyone} == {(ParticipantStatus.INVITED, NOW, NOW)}
 
 
 # Invites
@@ -279,24 +264,47 @@ async def test_consent_is_recorded_with_notice_version(database: Database) -> No
 # Conversations
 
 
+LANGUAGE = State((Run("onboarding", 1, "language", {"n": 1}),))
+# A reminder's question on top of the onboarding question it interrupted, bottom first.
+INTERRUPTED = State((Run("onboarding", 1, "consent", {"n": 2, "lang": "ti"}), Run("reminder", 1, "answer", {"ref": "appointment:7"})))
+
+
 async def test_conversation_save_and_load_round_trip_including_update(database: Database) -> None:
     participant_id = await _new_participant(database)
     async with database.sessions() as session:
         assert await repo.load_conversation(session, participant_id) is None
 
     async with database.sessions.begin() as session:
-        await repo.save_conversation(session, participant_id, "onboarding", "language", {"n": 1})
+        await repo.save_conversation(session, participant_id, LANGUAGE.flow, LANGUAGE.step, LANGUAGE.to_dict(), now=NOW)
+    later = NOW + timedelta(minutes=3)
     async with database.sessions.begin() as session:
-        await repo.save_conversation(
-            session, participant_id, "onboarding", "consent", {"n": 2, "lang": "ti"}
-        )
+        await repo.save_conversation(session, participant_id, INTERRUPTED.flow, INTERRUPTED.step, INTERRUPTED.to_dict(), now=later)
 
     async with database.sessions() as session:
         conversation = await repo.load_conversation(session, participant_id)
     assert conversation is not None
-    assert (conversation.flow, conversation.step) == ("onboarding", "consent")
-    assert conversation.data == {"n": 2, "lang": "ti"}
+    assert (conversation.flow, conversation.step) == ("reminder", "answer")
+    assert conversation.data == {
+        "runs": [
+            {"flow": "onboarding", "version": 1, "step": "consent", "data": {"n": 2, "lang": "ti"}},
+            {"flow": "reminder", "version": 1, "step": "answer", "data": {"ref": "appointment:7"}},
+        ]
+    }
+    assert State.from_dict(conversation.data) == INTERRUPTED
+    assert conversation.updated_at == later
     assert conversation.updated_at.utcoffset() == timedelta(0)
+
+
+async def test_an_idle_conversation_is_an_empty_run_stack(database: Database) -> None:
+    participant_id = await _new_participant(database)
+    async with database.sessions.begin() as session:
+        await repo.save_conversation(session, participant_id, IDLE.flow, IDLE.step, IDLE.to_dict(), now=NOW)
+
+    async with database.sessions() as session:
+        conversation = await repo.load_conversation(session, participant_id)
+    assert conversation is not None
+    assert (conversation.flow, conversation.step, conversation.data) == (None, None, {"runs": []})
+    assert State.from_dict(conversation.data) == IDLE
 
 
 async def test_save_conversation_refreshes_one_loaded_in_the_same_session(
@@ -304,19 +312,47 @@ async def test_save_conversation_refreshes_one_loaded_in_the_same_session(
 ) -> None:
     participant_id = await _new_participant(database)
     async with database.sessions.begin() as session:
-        await repo.save_conversation(session, participant_id, "onboarding", "language", {})
+        await repo.save_conversation(session, participant_id, LANGUAGE.flow, LANGUAGE.step, LANGUAGE.to_dict(), now=NOW)
 
+    later = NOW + timedelta(seconds=5)
     async with database.sessions.begin() as session:
         loaded = await repo.load_conversation(session, participant_id)
-        await repo.save_conversation(session, participant_id, "weekly", "mood", {"mood": 4})
+        await repo.save_conversation(session, participant_id, INTERRUPTED.flow, INTERRUPTED.step, INTERRUPTED.to_dict(), now=later)
         again = await repo.load_conversation(session, participant_id)
 
     assert again is loaded
-    assert loaded is not None and (loaded.flow, loaded.step, loaded.data) == (
-        "weekly",
-        "mood",
-        {"mood": 4},
+    assert loaded is not None and (loaded.flow, loaded.step, loaded.data, loaded.updated_at) == (
+        "reminder",
+        "answer",
+        INTERRUPTED.to_dict(),
+        later,
     )
+
+
+async def test_dated_conversations_keep_a_state_stored_after_them(database: Database) -> None:
+    # The sender writes the state as of when its message went out; a participant who answered
+    # after that (a newer updated_at) keeps their progress, one who did not gets the sender's.
+    answered = await _new_participant(database, "Amina")
+    silent = await _new_participant(database, "Dawit")
+    newcomer = await _new_participant(database, "Farah")
+    async with database.sessions.begin() as session:
+        await repo.save_conversation(session, answered, LANGUAGE.flow, LANGUAGE.step, LANGUAGE.to_dict(), now=NOW + timedelta(seconds=2))
+        await repo.save_conversation(session, silent, IDLE.flow, IDLE.step, IDLE.to_dict(), now=NOW - timedelta(minutes=1))
+
+    sent_at = NOW + timedelta(seconds=1)
+    reminder = State((Run("reminder", 1, "answer", {"ref": "appointment:7"}),))
+    async with database.sessions.begin() as session:
+        await repo.save_conversations_dated(
+            session, {pid: (reminder.flow, reminder.step, reminder.to_dict(), sent_at) for pid in (answered, silent, newcomer)}
+        )
+
+    async with database.sessions() as session:
+        stored = {pid: await repo.load_conversation(session, pid) for pid in (answered, silent, newcomer)}
+    assert {pid: (c.step, c.data, c.updated_at) for pid, c in stored.items() if c is not None} == {
+        answered: ("language", LANGUAGE.to_dict(), NOW + timedelta(seconds=2)),
+        silent: ("answer", reminder.to_dict(), sent_at),
+        newcomer: ("answer", reminder.to_dict(), sent_at),
+    }
 
 
 # Events
@@ -380,8 +416,8 @@ async def test_deleting_events_is_allowed(database: Database) -> None:
     amina = await _new_participant(database, "Amina")
     dawit = await _new_participant(database, "Dawit")
     async with database.sessions.begin() as session:
-        await repo.append_event(session, "started", amina)
-        await repo.append_event(session, "started", dawit)
+        await repo.append_event(session, "started", amina, occurred_at=NOW)
+        await repo.append_event(session, "started", dawit, occurred_at=NOW)
 
     async with database.sessions.begin() as session:
         await session.execute(delete(Event).where(Event.participant_id == amina))
@@ -407,14 +443,14 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(
         "journal_mode": "wal",
         "synchronous": 1,
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        "busy_timeout": 15_000,
     }
 
 
 async def test_sqlite_foreign_keys_are_enforced(sqlite_database: Database) -> None:
     with pytest.raises(IntegrityError):
         async with sqlite_database.sessions.begin() as session:
-            await repo.add_participant(session, "Amina", caseworker_id=999)
+            await repo.add_participant(session, "Amina", caseworker_id=999, now=NOW)
 
 
 async def test_sqlite_file_folder_is_created_and_plain_url_accepted(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ Human = Callable[[Any, "Settings"], str]
 class Command:
     action: Action
     human: Human
-    options: Mapping[str, str] = field(default_factory=dict)  # a service's field → this command's option
+    options: Mapping[str, str | None] = field(default_factory=dict)  # a service's field → this command's option (None: none, e.g. a positional ID)
     creates_database: bool = False  # may make a new database (else a missing one is an error)
 
 
@@ -100,20 +100,20 @@ class Commands:
 class Group:
     _subparsers: Any
 
-    def command(self, name: str, help: str, action: Action, human: Human, *, options: Mapping[str, str] | None = None, creates_database: bool = False) -> argparse.ArgumentParser:
+    def command(self, name: str, help: str, action: Action, human: Human, *, options: Mapping[str, str | None] | None = None, creates_database: bool = False) -> argparse.ArgumentParser:
         parser = self._subparsers.add_parser(name, help=help)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.set_defaults(command=Command(action, human, options or {}, creates_database))
         return parser
 
 
-def option_for(field_name: str | None, options: Mapping[str, str]) -> str | None:
+def option_for(field_name: str | None, options: Mapping[str, str | None]) -> str | None:
     if field_name is None:
         return None
     return options.get(field_name, f"--{field_name.replace('_', '-')}")
 
 
-def error_line(message: str, field_name: str | None, options: Mapping[str, str]) -> str:
+def error_line(message: str, field_name: str | None, options: Mapping[str, str | None]) -> str:
     option = option_for(field_name, options)
     if option is None:
         return message

@@ -28,7 +28,8 @@ def add_commands(commands: Commands) -> None:
     add.add_argument("--caseworker", required=True, metavar="ID", type=_id)
     add.add_argument("--language", metavar="CODE", help="sv, ar, so, fa_AF (or prs) or ti: shown first on the language picker")
     participant.command("list", help="list participants", action=list_participants, human=participants_table)
-    invite = participant.command("invite", help="a new invite link for a participant whose link expired or was lost; the old one stops working", action=new_invite, human=invite_text)
+    # The participant is the positional ID, not an option: its errors get no "--participant:" in front.
+    invite = participant.command("invite", help="a new invite link for a participant whose link expired or was lost; the old one stops working", action=new_invite, human=invite_text, options={"participant": None})
     invite.add_argument("id", metavar="ID", type=_id)
 
 

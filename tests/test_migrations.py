@@ -1,0 +1,299 @@
+"""Migration 0003 on a database the old code filled: every outbox row and conversation carried over, and back.
+
+The database is upgraded to 0002 only, filled the way the code of that time wrote its rows
+(reminders keyed ``appointment:7:v2:1d``, notices ``appointment:7:v2:moved``, a conversation
+with the question it interrupted nested under ``interrupted``), then upgraded to head through
+the same migration lock Stegvis uses, and downgraded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, insert, select
+
+from flows.engine import Run, State
+from storage import outbox
+from storage.database import HEAD_REVISION, MIGRATIONS, Database
+from storage.models import Appointment, Base, Caseworker, Conversation, OutboxMessage, Participant, UTCDateTime
+from storage.outbox import Planned, Recipient, Subject
+from tests.conftest import backend
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+LATER = NOW + timedelta(days=3)
+BIG_MESSAGE_ID = 9_000_000_000  # more than 32 bits
+
+# The two tables 0003 changes, as revision 0002 has them; the types are the ones the old code
+# wrote with, so timestamps are stored exactly as it stored them.
+OLD = sa.MetaData()
+OLD_OUTBOX = sa.Table(
+    "outbox",
+    OLD,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("idempotency_key", sa.String(128)),
+    sa.Column("participant_id", sa.Integer),
+    sa.Column("appointment_id", sa.Integer),
+    sa.Column("kind", sa.String(32)),
+    sa.Column("payload", sa.JSON),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("status", sa.String(16)),
+    sa.Column("attempts", sa.Integer),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("telegram_message_id", sa.BigInteger),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("created_at", UTCDateTime),
+)
+OLD_CONVERSATIONS = sa.Table(
+    "conversations",
+    OLD,
+    sa.Column("participant_id", sa.Integer, primary_key=True),
+    sa.Column("flow", sa.String(64)),
+    sa.Column("step", sa.String(64)),
+    sa.Column("data", sa.JSON),
+    sa.Column("updated_at", UTCDateTime),
+)
+# Columns 0003 leaves as they are.
+KEPT = ("id", "payload", "due_at", "status", "attempts", "claimed_by", "claimed_at", "sent_at", "telegram_message_id", "last_error", "created_at")
+
+
+def _outbox_row(key: str, participant_id: int, appointment_id: int, kind: str, payload: dict[str, Any], **rest: Any) -> dict[str, Any]:
+    row = {
+        "idempotency_key": key, "participant_id": participant_id, "appointment_id": appointment_id, "kind": kind, "payload": payload,
+        "due_at": LATER, "status": "pending", "attempts": 0, "claimed_by": None, "claimed_at": None, "sent_at": None,
+        "telegram_message_id": None, "last_error": None, "created_at": NOW,
+    }
+    return {**row, **rest}
+
+
+# As bot/appointments.py planned them before 0003, so with ids 1 to 6: appointment 7 (Amina's)
+# moved once, so at version 2; appointment 12 (Dawit's) at version 10, then cancelled.
+OLD_OUTBOX_ROWS = [
+    _outbox_row("appointment:7:v1:3d", 1, 7, "reminder", {"lead": "3d", "immediate": False}, status="cancelled", last_error="withdrawn: the appointment moved or was cancelled"),
+    _outbox_row(
+        "appointment:7:v2:3d", 1, 7, "reminder", {"lead": "3d", "immediate": True},
+        status="sent", attempts=1, claimed_by="host:42", claimed_at=NOW + timedelta(seconds=1), sent_at=NOW + timedelta(seconds=2), telegram_message_id=BIG_MESSAGE_ID,
+    ),
+    _outbox_row("appointment:7:v2:1d", 1, 7, "reminder", {"lead": "1d", "immediate": False}, due_at=LATER - timedelta(hours=1)),
+    _outbox_row("appointment:7:v2:moved", 1, 7, "moved", {"previous_starts_at": "2026-11-24T09:30:00+00:00"}, due_at=NOW),
+    _outbox_row("appointment:12:v10:2h", 2, 12, "reminder", {"lead": "2h", "immediate": False}, status="cancelled", last_error="withdrawn: the appointment moved or was cancelled"),
+    _outbox_row("appointment:12:v10:cancelled", 2, 12, "cancelled", {}, status="failed", attempts=5, last_error="Forbidden: bot was blocked by the user"),
+]
+
+# (id, recipient participant, appointment, version, composer, slot) each old row must become.
+CARRIED_OVER = [
+    (1, 1, 7, 1, "appointment.reminder", "3d"),
+    (2, 1, 7, 2, "appointment.reminder", "3d"),
+    (3, 1, 7, 2, "appointment.reminder", "1d"),
+    (4, 1, 7, 2, "appointment.moved", ""),
+    (5, 2, 12, 10, "appointment.reminder", "2h"),
+    (6, 2, 12, 10, "appointment.cancelled", ""),
+]
+NEW_KEYS = {
+    1: "participant:1/appointment:7:v1/appointment.reminder/3d",
+    2: "participant:1/appointment:7:v2/appointment.reminder/3d",
+    3: "participant:1/appointment:7:v2/appointment.reminder/1d",
+    4: "participant:1/appointment:7:v2/appointment.moved/",
+    5: "participant:2/appointment:12:v10/appointment.reminder/2h",
+    6: "participant:2/appointment:12:v10/appointment.cancelled/",
+}
+
+# As bot/conversation.py saved them before 0003: the flow started by a command kept the
+# question it interrupted under "interrupted", which could itself hold one.
+OLD_CONVERSATION_ROWS = [
+    # Amina opened /language while her reminder's question waited.
+    {"participant_id": 1, "flow": "language", "step": "pick", "data": {"interrupted": {"flow": "reminder", "step": "answer", "data": {"ref": "7v2"}}}},
+    # Dawit is idle.
+    {"participant_id": 2, "flow": None, "step": None, "data": {}},
+    # Farah: onboarding's consent question, interrupted by a reminder, interrupted by /language.
+    {
+        "participant_id": 3, "flow": "language", "step": "pick",
+        "data": {
+            "variables": {"name": "Farah"},
+            "interrupted": {
+                "flow": "reminder", "step": "reason",
+                "data": {"ref": "12v10", "answer": "cant_come", "interrupted": {"flow": "onboarding", "step": "consent", "data": {"language": "so"}}},
+            },
+        },
+    },
+    # Hodan is in onboarding, nothing interrupted.
+    {"participant_id": 4, "flow": "onboarding", "step": "consent", "data": {"language": "ti"}},
+]
+RUN_STACKS = {
+    1: State((Run("reminder", 1, "answer", {"ref": "7v2"}), Run("language", 1, "pick", {}))),
+    2: State(()),
+    3: State((
+        Run("onboarding", 1, "consent", {"language": "so"}),
+        Run("reminder", 1, "reason", {"ref": "12v10", "answer": "cant_come"}),
+        Run("language", 1, "pick", {"variables": {"name": "Farah"}}),
+    )),
+    4: State((Run("onboarding", 1, "consent", {"language": "ti"}),)),
+}
+
+
+def _alembic(revision: str, direction: str = "upgrade") -> Callable[[Connection], None]:
+    """Alembic's upgrade or downgrade to `revision`, as storage.database runs it: on the connection handed in."""
+
+    def run(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+    return run
+
+
+async def _migrate(database: Database, revision: str, direction: str = "upgrade") -> None:
+    await database.with_migration_lock(_alembic(revision, direction))
+
+
+async def _revision(database: Database) -> str | None:
+    async with database.engine.connect() as conn:
+        return (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database at revision 0002, filled the way the code of that time filled it."""
+    async with backend(request.param, tmp_path, upgrade=False) as database:
+        await _migrate(database, "0002")
+        assert await _revision(database) == "0002"
+        async with database.engine.begin() as conn:
+            await conn.execute(insert(Caseworker), [{"id": 1, "name": "Karin", "email": None, "created_at": NOW}])
+            await conn.execute(
+                insert(Participant),
+                [
+                    {"id": pid, "name": name, "caseworker_id": 1, "language": "so", "telegram_chat_id": 1000 + pid, "status": "active", "created_at": NOW, "updated_at": NOW}
+                    for pid, name in ((1, "Amina"), (2, "Dawit"), (3, "Farah"), (4, "Hodan"))
+                ],
+            )
+            await conn.execute(
+                insert(Appointment),
+                [
+                    {"id": 7, "participant_id": 1, "starts_at": LATER + timedelta(days=1), "place": "Nygatan 19", "title": None, "lead_times": None, "version": 2,
+                     "status": "booked", "answer": None, "answered_at": None, "attended": None, "created_at": NOW, "updated_at": NOW},
+                    {"id": 12, "participant_id": 2, "starts_at": LATER + timedelta(days=2), "place": "Storgatan 1", "title": "Samtal", "lead_times": "2h", "version": 10,
+                     "status": "cancelled", "answer": None, "answered_at": None, "attended": None, "created_at": NOW, "updated_at": NOW},
+                ],
+            )
+            await conn.execute(insert(OLD_OUTBOX), OLD_OUTBOX_ROWS)
+            inserted = (await conn.execute(select(OLD_OUTBOX.c.id, OLD_OUTBOX.c.idempotency_key).order_by(OLD_OUTBOX.c.id))).all()
+            assert [tuple(row) for row in inserted] == list(enumerate((row["idempotency_key"] for row in OLD_OUTBOX_ROWS), start=1))
+            await conn.execute(insert(OLD_CONVERSATIONS), [{**row, "updated_at": NOW} for row in OLD_CONVERSATION_ROWS])
+        yield database
+
+
+async def _old_rows(database: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async with database.engine.connect() as conn:
+        rows = (await conn.execute(select(OLD_OUTBOX).order_by(OLD_OUTBOX.c.id))).mappings().all()
+        conversations = (await conn.execute(select(OLD_CONVERSATIONS).order_by(OLD_CONVERSATIONS.c.participant_id))).mappings().all()
+    return [dict(row) for row in rows], [dict(row) for row in conversations]
+
+
+async def _schema_differences(database: Database) -> list[Any]:
+    async with database.engine.connect() as conn:
+        return await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+
+
+def _shape(connection: Connection) -> dict[str, Any]:
+    """Every table's columns, keys and indexes as the database reports them; not their order (a
+    column added back comes last) nor constraint names (PostgreSQL names an unnamed one itself)."""
+    inspector = sa.inspect(connection)
+    shape: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        shape[table] = {
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": sorted((tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"])) for fk in inspector.get_foreign_keys(table)),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)),
+        }
+    return shape
+
+
+async def _schema_shape(database: Database) -> dict[str, Any]:
+    async with database.engine.connect() as conn:
+        return await conn.run_sync(_shape)
+
+
+async def test_upgrade_carries_every_outbox_row_over_to_recipients_and_subjects(old_database: Database) -> None:
+    before, _ = await _old_rows(old_database)
+
+    await _migrate(old_database, "head")
+
+    assert await _revision(old_database) == HEAD_REVISION
+    async with old_database.sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [
+        (row.id, row.recipient_kind, row.recipient_id, row.recipient_address, row.channel, row.subject_kind, row.subject_id, row.subject_version, row.composer, row.slot)
+        for row in rows
+    ] == [(id, "participant", pid, None, "telegram", "appointment", aid, version, composer, slot) for id, pid, aid, version, composer, slot in CARRIED_OVER]
+    assert {row.id: row.idempotency_key for row in rows} == NEW_KEYS
+    for row in rows:
+        assert row.idempotency_key == outbox.idempotency_key(
+            Recipient.participant(row.recipient_id), Subject("appointment", row.subject_id, row.subject_version), row.composer, row.slot
+        )
+    # Everything else is as the old code left it, to the microsecond.
+    assert [{name: getattr(row, name) for name in KEPT} for row in rows] == [{name: old[name] for name in KEPT} for old in before]
+    assert rows[1].telegram_message_id == BIG_MESSAGE_ID and rows[1].sent_at == NOW + timedelta(seconds=2)
+
+
+async def test_a_message_planned_before_the_upgrade_is_not_planned_again_after_it(old_database: Database) -> None:
+    await _migrate(old_database, "head")
+
+    # The new code plans appointment 7's 1-day reminder (version 2) and a new version's.
+    again = Planned(Recipient.participant(1), "appointment.reminder", LATER, Subject("appointment", 7, 2), "1d", payload={"lead": "1d"})
+    moved = Planned(Recipient.participant(1), "appointment.reminder", LATER, Subject("appointment", 7, 3), "1d", payload={"lead": "1d"})
+    async with old_database.sessions() as session:
+        assert await outbox.enqueue(session, again, now=NOW) is False
+        assert await outbox.enqueue(session, moved, now=NOW) is True
+        await session.commit()
+        about = await outbox.messages_about(session, "appointment", [7, 12])
+    # In due order: the notice now, the 1-day reminder, then the three due at LATER by id.
+    assert {subject: [row.idempotency_key for row in rows] for subject, rows in about.items()} == {
+        7: [NEW_KEYS[4], NEW_KEYS[3], NEW_KEYS[1], NEW_KEYS[2], "participant:1/appointment:7:v3/appointment.reminder/1d"],
+        12: [NEW_KEYS[5], NEW_KEYS[6]],
+    }
+
+
+async def test_upgrade_turns_each_conversation_into_its_run_stack_bottom_first(old_database: Database) -> None:
+    await _migrate(old_database, "head")
+
+    async with old_database.sessions() as session:
+        conversations = {c.participant_id: c for c in await session.scalars(select(Conversation))}
+    assert {pid: State.from_dict(c.data) for pid, c in conversations.items()} == RUN_STACKS
+    assert {pid: c.data for pid, c in conversations.items()} == {pid: state.to_dict() for pid, state in RUN_STACKS.items()}
+    # flow and step still name the top run's; the time is the old one.
+    assert {pid: (c.flow, c.step, c.updated_at) for pid, c in conversations.items()} == {
+        row["participant_id"]: (row["flow"], row["step"], NOW) for row in OLD_CONVERSATION_ROWS
+    }
+    assert {pid: (state.flow, state.step) for pid, state in RUN_STACKS.items()} == {pid: (c.flow, c.step) for pid, c in conversations.items()}
+
+
+async def test_downgrade_to_0002_gives_back_the_old_rows_and_schema(old_database: Database) -> None:
+    before = await _old_rows(old_database)
+    old_shape = await _schema_shape(old_database)
+
+    await _migrate(old_database, "head")
+    assert await _schema_differences(old_database) == []
+    await _migrate(old_database, "0002", "downgrade")
+
+    assert await _revision(old_database) == "0002"
+    assert await _old_rows(old_database) == before
+    assert await _schema_shape(old_database) == old_shape
+    # And up again: the same rows as the first time, and a schema that matches the models.
+    await _migrate(old_database, "head")
+    assert await _schema_differences(old_database) == []
+    async with old_database.sessions() as session:
+        keys = {row.id: row.idempotency_key for row in await session.scalars(select(OutboxMessage))}
+    assert keys == NEW_KEYS
