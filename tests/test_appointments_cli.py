@@ -1,8 +1,10 @@
 """``stegvis appointment ...``: one JSON object per command, and the exact error for each bad input.
 
 The commands run as a caseworker runs them (``python -m bot`` in a subprocess) against a SQLite
-file that already holds caseworker 1 and participants 1 and 2. They use the real clock, so every
-good time is in 2030 and every past one in 2020.
+file that already holds caseworker 1 and participants 1 and 2 (both invited: they have not joined
+yet). The clock is frozen at NOW (``STEGVIS_FROZEN_TIME``), so nothing depends on today's date:
+every good time is in 2030, within the two years ahead that a booking may be, and every past
+one is in 2020.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+NOW = "2029-06-01T12:00+02:00"  # the commands' "now": nothing may be booked after 2031-06-01 12:00
 HEADER = "participant_id,date,time,place,title,remind"
 
 
@@ -27,6 +30,7 @@ def stegvis(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "STEGVIS_TIMEZONE": "Europe/Stockholm",
         "STEGVIS_QUIET_HOURS": "20:00-08:00",
         "STEGVIS_REMINDER_LEAD_TIMES": "3d,1d",
+        "STEGVIS_FROZEN_TIME": NOW,
     }
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=60)
 
@@ -82,6 +86,7 @@ def test_add_prints_the_appointment_with_local_times_and_its_reminders(db: Path)
     assert booked == {
         "id": 1,
         "participant_id": 1,
+        "participant_status": "invited",
         "starts_at": "2030-11-26T10:30:00+01:00",
         "place": "Nygatan 19",
         "title": "Uppföljning",
@@ -104,7 +109,7 @@ def test_move_cancel_and_list_each_print_one_json_object(db: Path):
     moved = as_json(stegvis(db, "appointment", "move", "1", "--at", "2030-11-28T14:00", "--json"))
     assert (moved["version"], moved["starts_at"]) == (2, "2030-11-28T14:00:00+01:00")
     assert [(r["version"], r["status"]) for r in moved["reminders"]] == [(1, "cancelled"), (1, "cancelled"), (2, "pending"), (2, "pending")]
-    assert [(n["kind"], n["version"]) for n in moved["notices"]] == [("moved", 2)]
+    assert [(n["kind"], n["version"], n["due_at"]) for n in moved["notices"]] == [("moved", 2, "2029-06-01T12:00:00+02:00")]  # at once: NOW
 
     cancelled = as_json(stegvis(db, "appointment", "cancel", "1", "--json"))
     assert cancelled["status"] == "cancelled"
