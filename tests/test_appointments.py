@@ -7,7 +7,9 @@ here commit it, as the CLI does, and return the appointment as the CLI's JSON sh
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +19,7 @@ from bot.config import Settings, load_settings
 from bot.features.appointments import booking
 from bot.features.appointments.messages import CANCELLED_NOTICE, MOVED_NOTICE, REMINDER
 from bot.features.appointments.timing import LeadTime
+from bot.features.appointments.views import AppointmentView
 from bot.services import Actor, Conflict, InvalidInput, NotFound, ServiceError
 from storage import appointments as store
 from storage import outbox
@@ -59,34 +62,29 @@ async def participant(database: Database) -> int:
 # The services, each in its own committed unit of work
 
 
+async def run(database: Database, service: Callable[..., Awaitable[AppointmentView]], settings: Settings, **arguments: Any) -> dict:
+    async with database.sessions() as session:
+        view = await service(session, CLI, settings, **arguments)
+        await session.commit()
+    return view.as_json(TZ)
+
+
 async def book(
     database: Database, settings: Settings, participant_id: int, starts_at: datetime, place: str, title: str | None = None, *, lead_times: list[LeadTime] | None = None, now: datetime
 ) -> dict:
-    async with database.sessions() as session:
-        view = await booking.book(session, CLI, settings, participant_id=participant_id, starts_at=starts_at, place=place, title=title, lead_times=lead_times, now=now)
-        await session.commit()
-    return view.as_json(TZ)
+    return await run(database, booking.book, settings, participant_id=participant_id, starts_at=starts_at, place=place, title=title, lead_times=lead_times, now=now)
 
 
 async def move(database: Database, settings: Settings, appointment_id: int, starts_at: datetime, *, now: datetime) -> dict:
-    async with database.sessions() as session:
-        view = await booking.move(session, CLI, settings, appointment_id=appointment_id, starts_at=starts_at, now=now)
-        await session.commit()
-    return view.as_json(TZ)
+    return await run(database, booking.move, settings, appointment_id=appointment_id, starts_at=starts_at, now=now)
 
 
 async def cancel(database: Database, settings: Settings, appointment_id: int, *, now: datetime) -> dict:
-    async with database.sessions() as session:
-        view = await booking.cancel(session, CLI, settings, appointment_id=appointment_id, now=now)
-        await session.commit()
-    return view.as_json(TZ)
+    return await run(database, booking.cancel, settings, appointment_id=appointment_id, now=now)
 
 
 async def attend(database: Database, settings: Settings, appointment_id: int, attended: bool, *, now: datetime) -> dict:
-    async with database.sessions() as session:
-        view = await booking.record_attendance(session, CLI, settings, appointment_id=appointment_id, attended=attended, now=now)
-        await session.commit()
-    return view.as_json(TZ)
+    return await run(database, booking.record_attendance, settings, appointment_id=appointment_id, attended=attended, now=now)
 
 
 async def unanswered(database: Database, now: datetime) -> list[int]:
