@@ -305,13 +305,20 @@ async def test_booking_the_same_participant_twice_at_the_same_time_is_refused(da
     [
         ({"participant_id": 999}, NotFound, "no participant with id 999 (see: stegvis participant list)", "participant"),
         ({"starts_at": local(2026, 11, 10, 12, 0)}, InvalidInput, "2026-11-10 12:00 is in the past", "starts_at"),
+        ({"starts_at": local(2028, 11, 10, 12, 1)}, InvalidInput, "2028-11-10 12:01 is more than two years from now; check the year", "starts_at"),
         ({"place": "  "}, InvalidInput, "must not be empty", "place"),
         ({"place": "x" * 201}, InvalidInput, "is longer than 200 characters", "place"),
+        ({"place": "Nygatan\x0019"}, InvalidInput, "contains a control character (U+0000); remove it", "place"),
+        ({"place": "Nygatan 19\u202e"}, InvalidInput, "contains a hidden text-direction character (U+202E); remove it", "place"),
         ({"title": ""}, InvalidInput, "must not be empty", "title"),
         ({"title": "y" * 201}, InvalidInput, "is longer than 200 characters", "title"),
+        ({"title": "Uppf\x00ljning"}, InvalidInput, "contains a control character (U+0000); remove it", "title"),
+        ({"title": "\u202eUppföljning"}, InvalidInput, "contains a hidden text-direction character (U+202E); remove it", "title"),
+        ({"lead_times": []}, InvalidInput, "no lead time given; use e.g. 3d, 1d or 2h", "remind"),
     ],
     ids=[
-        "participant-unknown", "in-the-past", "place-empty", "place-too-long", "title-empty", "title-too-long",
+        "participant-unknown", "in-the-past", "more-than-two-years-ahead", "place-empty", "place-too-long", "place-nul", "place-bidi",
+        "title-empty", "title-too-long", "title-nul", "title-bidi", "no-lead-time",
     ],
 )
 async def test_a_booking_with_a_bad_value_is_refused_and_stores_nothing(database, settings, participant, change, kind, message, field):
@@ -322,6 +329,20 @@ async def test_a_booking_with_a_bad_value_is_refused_and_stores_nothing(database
     async with database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Appointment)) == 0
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_a_booking_exactly_two_years_ahead_is_accepted(database, settings, participant):
+    booked = await book(database, settings, participant, local(2028, 11, 10, 12, 0), "Nygatan 19", now=NOW)
+
+    assert booked["starts_at"] == "2028-11-10T12:00:00+01:00"
+
+
+async def test_a_line_break_in_a_place_or_title_is_folded_into_one_line(database, settings, participant):
+    booked = await book(database, settings, participant, local(2026, 11, 24, 10, 30), "Nygatan 19\nentré B", "Uppföljning\r\nmed tolk", now=NOW)
+
+    assert (booked["place"], booked["title"]) == ("Nygatan 19 entré B", "Uppföljning med tolk")
+    appointment = await stored(database, booked["id"])
+    assert (appointment.place, appointment.title) == ("Nygatan 19 entré B", "Uppföljning med tolk")
 
 
 # Moving
@@ -421,8 +442,9 @@ async def test_moving_an_appointment_that_has_begun_is_refused(database, setting
     ("starts_at", "message"),
     [
         (local(2026, 11, 9, 10, 0), "2026-11-09 10:00 is in the past"),
+        (local(2028, 11, 10, 12, 1), "2028-11-10 12:01 is more than two years from now; check the year"),
     ],
-    ids=["in-the-past"],
+    ids=["in-the-past", "more-than-two-years-ahead"],
 )
 async def test_moving_to_a_time_that_cannot_be_booked_is_refused_and_changes_nothing(database, settings, participant, starts_at, message):
     booked = await book(database, settings, participant, local(2026, 11, 24, 10, 30), "Nygatan 19", now=NOW)
@@ -599,3 +621,4 @@ async def test_a_move_based_on_an_outdated_read_changes_nothing(database, settin
         assert not await store.reschedule(session, outdated, local(2026, 11, 27, 9, 0), NOW)
     appointment = await stored(database, booked["id"])
     assert (appointment.version, wall(appointment.starts_at)) == (2, datetime(2026, 11, 26, 14, 0))
+
