@@ -8,25 +8,34 @@ here commit it, as the CLI does, and return the appointment as the CLI's JSON sh
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from bot.app import Stegvis
 from bot.config import Settings, load_settings
 from bot.features.appointments import booking
+from bot.features.appointments.csv_import import ImportRejected, import_appointments
 from bot.features.appointments.messages import CANCELLED_NOTICE, MOVED_NOTICE, REMINDER
 from bot.features.appointments.timing import LeadTime
 from bot.features.appointments.views import AppointmentView
+from bot.features.participants.events import consent
+from bot.outbox.sender import Sender
+from bot.sandbox import BotAPISandbox
 from bot.services import Actor, Conflict, InvalidInput, NotFound, ServiceError
+from flows.engine import FlowEvent
 from storage import appointments as store
 from storage import outbox
 from storage import repositories as repo
+from storage.clock import FrozenClock
 from storage.database import Database
-from storage.models import Appointment, OutboxMessage
+from storage.models import Appointment, Event, OutboxMessage, Participant
 from storage.outbox import Recipient, Subject, idempotency_key
+from storage.writer import Changes, apply_changes, participants_by_id
 
 TZ = ZoneInfo("Europe/Stockholm")
 CLI = Actor("cli", "test")
@@ -622,3 +631,170 @@ async def test_a_move_based_on_an_outdated_read_changes_nothing(database, settin
     appointment = await stored(database, booked["id"])
     assert (appointment.version, wall(appointment.starts_at)) == (2, datetime(2026, 11, 26, 14, 0))
 
+
+# Participants the messages cannot reach yet
+
+
+async def set_status(database: Database, participant_id: int, status: str) -> None:
+    async with database.sessions.begin() as session:
+        await session.execute(update(Participant).where(Participant.id == participant_id).values(status=status))
+
+
+async def join(database: Database, participant_id: int, chat_id: int, *, now: datetime) -> None:
+    """What onboarding stores when the participant opens their invite link and agrees to the privacy notice."""
+    async with database.sessions.begin() as session:
+        invite = await repo.create_invite(session, participant_id, timedelta(days=14), now=now)
+        await repo.redeem_invite(session, invite, chat_id, now=now)
+        changes = Changes(participant_id, now)
+        consent(changes, (await participants_by_id(session, [participant_id]))[participant_id], FlowEvent("consent", {"answer": "agreed", "notice_version": "1"}, "onboarding", None))
+        await apply_changes(session, changes)
+
+
+@pytest.mark.parametrize("status", ["active", "invited", "stopped", "unreachable"])
+async def test_messages_are_claimed_for_sending_only_while_the_participant_is_active(database, settings, participant, status):
+    await set_status(database, participant, status)
+    booked = await book(database, settings, participant, local(2026, 11, 24, 10, 30), "Nygatan 19", now=NOW)
+    moved = await move(database, settings, booked["id"], local(2026, 11, 26, 14, 0), now=local(2026, 11, 12, 9, 0))
+    other = await book(database, settings, participant, local(2026, 11, 25, 10, 30), "Skäggetorp centrum", now=NOW)
+    await cancel(database, settings, other["id"], now=local(2026, 11, 12, 9, 0))
+    assert (booked["participant_status"], moved["participant_status"]) == (status, status)
+    planned = {
+        (booked["id"], REMINDER, "3d", 2),
+        (booked["id"], REMINDER, "1d", 2),
+        (booked["id"], MOVED_NOTICE, "", 2),
+        (other["id"], CANCELLED_NOTICE, "", 1),
+    }
+
+    async with database.sessions() as session:
+        claimed = await outbox.claim(session, worker="test", now=local(2026, 11, 25, 14, 0), limit=100)  # when all four are due
+        await session.commit()
+
+    def about(rows: list[OutboxMessage]) -> set[tuple[int, str, str, int]]:
+        return {(r.subject_id, r.composer, r.slot, r.subject_version) for r in rows}
+
+    rows = await outbox_rows(database)
+    if status == "active":
+        assert about(claimed) == planned
+        assert about([r for r in rows if r.status == "pending"]) == set()
+    else:
+        assert claimed == []
+        assert about([r for r in rows if r.status == "pending" and r.claimed_by is None]) == planned
+
+
+async def test_reminders_wait_for_an_invited_participant_and_those_still_due_go_out_when_they_join(database, settings, participant):
+    ahead = await book(database, settings, participant, local(2026, 11, 24, 10, 30), "Nygatan 19", now=NOW)  # 3d due 11-21, 1d due 11-23
+    begun = await book(database, settings, participant, local(2026, 11, 20, 10, 0), "Skäggetorp centrum", now=NOW)  # over by 11-22
+    joined_at = local(2026, 11, 22, 12, 0)
+    chat_id = 7001
+
+    async with BotAPISandbox() as sandbox:
+        configured = load_settings(
+            database_url=database.engine.url.render_as_string(hide_password=False),
+            telegram_bot_token=sandbox.token,
+            telegram_api_url=sandbox.url,
+            telegram_bot_username=sandbox.bot_username,
+            timezone="Europe/Stockholm",
+            reminder_lead_times="3d,1d",
+            quiet_hours="20:00-08:00",
+        )
+        stegvis = Stegvis.create(configured, clock=FrozenClock(joined_at), database=database)
+        bot = stegvis.create_bot()
+        try:
+            sender = Sender(stegvis, bot)
+            assert await sender.tick() == 0
+            assert sender.stats.claimed == 0
+            assert {r.status for r in await outbox_rows(database)} == {"pending"}
+
+            await join(database, participant, chat_id, now=joined_at)
+            sandbox.user(chat_id, "Hassan", "ar")
+            assert await sender.tick() == 1
+        finally:
+            await bot.session.close()
+            await stegvis.close()
+
+    status = {(r.subject_id, r.slot): (r.status, r.last_error) for r in await outbox_rows(database)}
+    assert status == {
+        (ahead["id"], "3d"): ("sent", None),
+        (ahead["id"], "1d"): ("pending", None),  # not due yet: it goes out on 2026-11-23 at 10:30
+        (begun["id"], "3d"): ("cancelled", "withdrawn: the appointment has begun"),
+        (begun["id"], "1d"): ("cancelled", "withdrawn: the appointment has begun"),
+    }
+    delivered = [m for m in sandbox.sent_messages() if m.chat_id == chat_id]
+    assert delivered, "the reminder reached the participant's chat"
+    (sent,) = await events(database, "reminder_sent")
+    assert (sent["appointment_id"], sent["version"], sent["lead"], sent["telegram_message_id"]) == (ahead["id"], 1, "3d", delivered[-1].message_id)
+
+
+# Importing many at once
+
+
+def csv_file(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "bookings.csv"
+    path.write_text("\n".join(["participant_id,date,time,place,title,remind", *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def times(count: int) -> list[datetime]:
+    """``count`` different local times: 40 a day, every quarter of an hour from 09:00, from 2026-11-24 on."""
+    first = local(2026, 11, 24, 9, 0)
+    return [(first + timedelta(days=i // 40)).replace(hour=9 + (i % 40) // 4, minute=15 * (i % 4)) for i in range(count)]
+
+
+def rows_at(participant_id: int, starts: list[datetime]) -> list[str]:
+    return [f"{participant_id},{at:%Y-%m-%d},{at:%H:%M},Nygatan 19,," for at in starts]
+
+
+async def counts(database: Database) -> tuple[int, int, int]:
+    """(appointments, outbox rows, appointment_booked events) as another connection sees them."""
+    async with database.sessions() as session:
+        return (
+            await session.scalar(select(func.count()).select_from(Appointment)),
+            await session.scalar(select(func.count()).select_from(OutboxMessage)),
+            await session.scalar(select(func.count()).select_from(Event).where(Event.type == "appointment_booked")),
+        )
+
+
+async def test_importing_2000_rows_books_each_with_its_reminders_and_its_event_in_one_transaction(database, settings, participant, tmp_path):
+    starts = times(2000)
+    path = csv_file(tmp_path, rows_at(participant, starts))
+
+    async with database.sessions() as session:
+        imported = await import_appointments(session, CLI, settings, path, now=NOW)
+        assert await counts(database) == (0, 0, 0)  # nothing is seen before the one commit
+        await session.commit()
+
+    assert len(imported.appointments) == 2000
+    assert await counts(database) == (2000, 4000, 2000)
+    ids = [a.id for a in imported.appointments]
+    assert len(set(ids)) == 2000
+    listed = {a["id"]: a for a in await listing(database, settings, participant)}
+    assert sorted(listed) == sorted(ids)
+    for index in (0, 39, 40, 1234, 1999):
+        appointment = listed[ids[index]]
+        at = starts[index]
+        assert appointment["starts_at"] == at.isoformat()
+        assert [(r["lead"], r["due_at"], r["status"], r["version"]) for r in appointment["reminders"]] == [
+            ("3d", (at - timedelta(days=3)).isoformat(), "pending", 1),
+            ("1d", (at - timedelta(days=1)).isoformat(), "pending", 1),
+        ]
+    assert {row.composer for row in await outbox_rows(database)} == {REMINDER}
+    booked = await events(database, "appointment_booked")
+    assert sorted(event["appointment_id"] for event in booked) == sorted(ids)
+    assert {event["appointment_id"]: event["starts_at"] for event in booked}[ids[1999]] == starts[1999].astimezone(timezone.utc).isoformat()
+
+
+async def test_one_bad_row_among_2000_imports_nothing(database, settings, participant, tmp_path):
+    lines = rows_at(participant, times(2000))
+    lines[1000] = lines[1000].replace(",Nygatan 19,", ",\u202eNygatan 19,")
+    path = csv_file(tmp_path, lines)
+
+    async with database.sessions() as session:
+        with pytest.raises(ImportRejected) as error:
+            await import_appointments(session, CLI, settings, path, now=NOW)
+        await session.commit()
+
+    assert (error.value.message, error.value.problems) == (
+        f"{path}: nothing was imported: 1 of 2000 rows have problems",
+        ["line 1002: place: contains a hidden text-direction character (U+202E); remove it"],
+    )
+    assert await counts(database) == (0, 0, 0)
