@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,18 @@ def listed(tmp_path: Path) -> list[dict]:
     return as_json(stegvis(tmp_path, "appointment", "list", "--json"))["appointments"]
 
 
+def set_status(tmp_path: Path, participant_id: int, status: str) -> None:
+    """What joining (active), /stop (stopped) or blocking the bot (unreachable) leaves in the database."""
+    with closing(sqlite3.connect(tmp_path / "cli.sqlite3")) as connection, connection:
+        connection.execute("UPDATE participants SET status = ? WHERE id = ?", (status, participant_id))
+
+
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    """What a command without --json told the caseworker."""
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout + result.stderr
+    return result.stdout
+
+
 # The good path
 
 
@@ -126,6 +140,59 @@ def test_list_without_json_is_a_table_in_local_time(db: Path):
     assert lines[0].split() == ["id", "participant", "starts", "(Europe/Stockholm)", "status", "answer", "came", "place"]
     assert lines[1].split() == ["1", "1", "2030-11-26", "10:30", "booked", "-", "-", "Nygatan", "19"]
     assert lines[2].strip() == "messages: 3d 2030-11-23 10:30 pending · 1d 2030-11-25 10:30 pending"
+
+
+# What the caseworker is told about reaching the participant
+
+# For each status of participant 1: the end of what `add` says, and what `move` and `cancel` say
+# about the notice. Whoever has not joined, said /stop or blocked Stegvis gets nothing now; their
+# messages stay pending (tests/test_appointments.py shows they are never claimed meanwhile).
+REACH = {
+    "active": ("", "The participant is told at 2029-06-01 12:00."),
+    "invited": (
+        "\nParticipant 1 has not joined Stegvis yet: nothing is sent until they open their invite link;"
+        " the reminders wait for that, and any still due then go out when they join.",
+        "Participant 1 has not joined Stegvis yet: nothing is sent until they open their invite link: tell them another way.",
+    ),
+    "stopped": (
+        "\nParticipant 1 has stopped messages from Stegvis (/stop): nothing is sent to them;"
+        " the reminders wait, and any still due then go out if they send /start again.",
+        "Participant 1 has stopped messages from Stegvis (/stop): nothing is sent to them: tell them another way.",
+    ),
+    "unreachable": (
+        "\nParticipant 1 has blocked Stegvis in Telegram: nothing can be sent to them;"
+        " the reminders wait, and any still due then go out if they unblock Stegvis.",
+        "Participant 1 has blocked Stegvis in Telegram: nothing can be sent to them: tell them another way.",
+    ),
+}
+
+
+@pytest.mark.parametrize("status", list(REACH))
+def test_add_move_and_cancel_say_whether_and_when_the_participant_hears_of_it(db: Path, status: str):
+    waiting, told = REACH[status]
+    set_status(db, 1, status)
+
+    assert said(stegvis(db, "appointment", "add", "--participant", "1", "--at", "2030-11-26T10:30", "--place", "Nygatan 19")) == (
+        "Appointment 1 for participant 1: 2030-11-26 10:30, Nygatan 19. Booked.\n"
+        f"Reminders (Europe/Stockholm): 3d 2030-11-23 10:30 pending · 1d 2030-11-25 10:30 pending{waiting}\n"
+    )
+    assert said(stegvis(db, "appointment", "move", "1", "--at", "2030-11-28T14:00")) == (
+        "Appointment 1 for participant 1: 2030-11-28 14:00, Nygatan 19. Moved (version 2); the old reminders are withdrawn.\n"
+        f"{told}\n"
+        "Messages (Europe/Stockholm): 3d 2030-11-25 14:00 pending · 1d 2030-11-27 14:00 pending · moved notice 2029-06-01 12:00 pending\n"
+    )
+    (moved,) = listed(db)
+    assert moved["participant_status"] == status
+    assert [(m["version"], m["lead"], m["status"]) for m in moved["reminders"]] == [(1, "3d", "cancelled"), (1, "1d", "cancelled"), (2, "3d", "pending"), (2, "1d", "pending")]
+    assert [(m["kind"], m["version"], m["status"]) for m in moved["notices"]] == [("moved", 2, "pending")]
+
+    assert said(stegvis(db, "appointment", "cancel", "1")) == (
+        "Appointment 1 for participant 1: 2030-11-28 14:00, Nygatan 19. Cancelled; reminders not yet sent are withdrawn.\n"
+        f"{told}\n"
+    )
+    (cancelled,) = listed(db)
+    assert [m["status"] for m in cancelled["reminders"]] == ["cancelled"] * 4
+    assert [(m["kind"], m["version"], m["status"]) for m in cancelled["notices"]] == [("moved", 2, "cancelled"), ("cancelled", 2, "pending")]
 
 
 def test_a_good_csv_imports_every_row(db: Path):
