@@ -154,11 +154,19 @@ def _unreachable(a: AppointmentView) -> str | None:
     return None
 
 
+# What becomes of the reminders while nothing can reach the participant (see _unreachable).
+_WAITING = {
+    "invited": "the reminders wait for that, and any still due then go out when they join",
+    "stopped": "the reminders wait, and any still due then go out if they send /start again",
+    "unreachable": "the reminders wait, and any still due then go out if they unblock Stegvis",
+}
+
+
 def booked_text(a: AppointmentView, settings: Settings) -> str:
     text = f"{_heading(a, settings.tz)}. Booked.\nReminders ({settings.timezone}): {_message_line(a, settings.tz)}"
     why = _unreachable(a)
     if why and a.current("reminder"):
-        text += f"\n{why}; the reminders wait for that, and any still due then go out when they join."
+        text += f"\n{why}; {_WAITING[a.participant_status]}."
     return text
 
 
