@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.app import Stegvis
 from bot.outbox.sender import Sender
 from bot.registry import Job
+from storage.clock import SYSTEM_CLOCK
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,9 @@ def start_scheduler(stegvis: Stegvis, bot: Bot, sender: Sender | None = None) ->
         scheduler_log.addFilter(_SkippedTickFilter())
     chores = _Chores(stegvis)
     scheduler = AsyncIOScheduler(timezone="UTC")
-    now = stegvis.clock.now()
+    # APScheduler runs on the real time, whatever clock Stegvis is given: a first run at a frozen
+    # clock's moment would come days late, or make it count every interval missed since then.
+    now = SYSTEM_CLOCK.now()
     jobs = [Job("outbox-housekeeping", HOUSEKEEPING_EVERY, withdraw_stale), *stegvis.features.jobs]
     # max_instances=1: never two at once in one process; coalesce: a late run runs once;
     # misfire_grace_time=None: a run that comes late (busy loop) still runs.

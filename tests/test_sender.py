@@ -1,94 +1,130 @@
 """The outbox sender against the local Bot API sandbox, with the real aiogram Bot and a real database.
 
 Each test books appointments straight into the tables and plans their messages with
-``storage.outbox.enqueue`` (as booking does), then runs `Sender.tick()` with a fixed clock and
+``storage.outbox.enqueue`` (as booking does), then runs `Sender.tick()` on a frozen clock and
 looks at what the sandbox received and what the outbox rows and events say.
+
+Times are only ever checked from below: a limiter promises that sends are *at least* so far
+apart, and that holds however loaded the machine is. Where a test has to wait, it waits for the
+thing itself (a row's claim renewed, a message delivered) up to a generous deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.app import Stegvis
 from bot.config import SettingsError, load_settings
-from bot.reminders.messages import compose
+from bot.features.appointments.messages import CANCELLED_NOTICE, MOVED_NOTICE, REMINDER, REMINDER_FLOW, SUBJECT
+from bot.outbox.sender import Sender, _Tick
 from bot.sandbox import BotAPISandbox
-from bot.scheduler import housekeeping, start_scheduler
-from bot.sender import RateLimiter, Sender, _Tick
+from bot.scheduler import housekeeping, start_scheduler, withdraw_stale
+from bot.telegram.rate_limiter import Priority, RateLimiter
+from flows.engine import Run, Sprint, State
 from storage import outbox
 from storage import repositories as repo
+from storage.clock import FrozenClock
 from storage.database import Database
-from storage.models import (
-    Appointment,
-    Conversation,
-    AppointmentStatus,
-    Event,
-    OutboxMessage,
-    OutboxStatus,
-    Participant,
-    ParticipantStatus,
-    utcnow,
-)
+from storage.models import Appointment, AppointmentStatus, Event, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
+from storage.outbox import Planned, Recipient, Subject
+from tests.harness import _close_without_grace_period
 
 STOCKHOLM_MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # 10:00 in Stockholm
 CHAT_BASE = 90_000
+DEADLINE = 120.0  # seconds a test waits for something before it says what is still missing
+COMPOSERS = {"reminder": REMINDER, "moved": MOVED_NOTICE, "cancelled": CANCELLED_NOTICE}
+# Methods that put or change a message in a chat (what Telegram's limits count).
+MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 
 
-class Clock:
-    """A fixed clock the test moves by hand."""
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = DEADLINE) -> None:
+    """Wait until `condition` (sync or async) holds; fail saying what was still missing after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout:g}s for {what}")
+        await asyncio.sleep(0.02)
 
-    def __init__(self, now: datetime) -> None:
-        self.now = now
 
-    def __call__(self) -> datetime:
-        return self.now
+@dataclass(frozen=True)
+class Call:
+    """A request that puts or changes a message, as the sandbox got it."""
 
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+    at: float  # time.monotonic() when it arrived
+    method: str
+    chat: int
+    status: int  # the sandbox's answer: 200, 429, 403 ...
 
 
 class TimedSandbox(BotAPISandbox):
-    """The sandbox, also noting when each sendMessage arrived (monotonic seconds) and to which chat."""
+    """The sandbox, also noting when each message request arrived, to which chat and how it was answered."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.arrivals: list[tuple[float, int]] = []
+        self.calls: list[Call] = []
 
-    async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        result = await super()._send_message(params)
-        self.arrivals.append((time.monotonic(), int(params["chat_id"])))
-        return result
+    async def _call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        at = time.monotonic()
+        status, body = await super()._call(method, params)
+        name = self._methods.get(method.lower(), (method, None))[0]
+        if name in MESSAGE_METHODS:
+            self.calls.append(Call(at, name, int(params["chat_id"]), status))
+        return status, body
+
+    @property
+    def arrivals(self) -> list[tuple[float, int]]:
+        """(time, chat) of each message delivered, in the order they arrived."""
+        return [(c.at, c.chat) for c in self.calls if c.method == "sendMessage" and c.status == 200]
+
+
+class RecordingLimiter(RateLimiter):
+    """The real limiter, also noting each turn it gives: (time.monotonic(), chat, priority)."""
+
+    def __init__(self, rate: float | None, per_chat: float | None, **kwargs: Any) -> None:
+        super().__init__(rate, per_chat, **kwargs)
+        self.turns: list[tuple[float, int | None, Priority]] = []
+
+    async def acquire(self, chat_id: int | None, priority: Priority) -> None:
+        await super().acquire(chat_id, priority)
+        self.turns.append((time.monotonic(), chat_id, priority))
 
 
 class World:
     """Stegvis on the test database, a bot talking to the sandbox, and helpers to fill the outbox."""
 
-    def __init__(self, stegvis: Stegvis, sandbox: BotAPISandbox, clock: Clock) -> None:
+    def __init__(self, stegvis: Stegvis, sandbox: BotAPISandbox, clock: FrozenClock) -> None:
         self.stegvis = stegvis
         self.database = stegvis.database
         self.sandbox = sandbox
         self.clock = clock
         self.bot = stegvis.create_bot()
+        _close_without_grace_period(self.bot)
         self.caseworker_id: int | None = None
         self._chats = iter(range(CHAT_BASE, CHAT_BASE + 100_000))
 
     def sender(self, **kwargs: Any) -> Sender:
-        kwargs.setdefault("clock", self.clock)
         return Sender(self.stegvis, self.bot, **kwargs)
 
     async def participant(self, status: ParticipantStatus = ParticipantStatus.ACTIVE, *, in_sandbox: bool = True) -> Participant:
+        now = self.clock.now()
         async with self.database.sessions() as session:
             if self.caseworker_id is None:
-                self.caseworker_id = (await repo.add_caseworker(session, "Karin Lund")).id
-            participant = await repo.add_participant(session, f"Person {len(self.sandbox._users)}", self.caseworker_id, "sv")
+                self.caseworker_id = (await repo.add_caseworker(session, "Karin Lund", now=now)).id
+            participant = await repo.add_participant(session, f"Person {len(self.sandbox._users)}", self.caseworker_id, "sv", now=now)
             participant.status = status
             participant.telegram_chat_id = next(self._chats)
             await session.commit()
@@ -97,13 +133,16 @@ class World:
         return participant
 
     async def appointment(self, participant: Participant, starts_in: timedelta = timedelta(days=1)) -> Appointment:
+        now = self.clock.now()
         async with self.database.sessions() as session:
             appointment = Appointment(
                 participant_id=participant.id,
-                starts_at=self.clock() + starts_in,
+                starts_at=now + starts_in,
                 place="Nygatan 19",
                 version=1,
                 status=AppointmentStatus.BOOKED,
+                created_at=now,
+                updated_at=now,
             )
             session.add(appointment)
             await session.commit()
@@ -112,20 +151,22 @@ class World:
     async def reminder(
         self, appointment: Appointment, *, due_in: timedelta = timedelta(0), lead: str = "1d", version: int | None = None, kind: str = "reminder"
     ) -> OutboxMessage:
+        """Plan a reminder (or a "moved"/"cancelled" notice) about the appointment, as booking does."""
         version = appointment.version if version is None else version
-        key = outbox.reminder_key(appointment.id, version, lead) if kind == "reminder" else outbox.notice_key(appointment.id, version, kind)
+        planned = Planned(
+            Recipient.participant(appointment.participant_id),
+            COMPOSERS[kind],
+            self.clock.now() + due_in,
+            subject=Subject(SUBJECT, appointment.id, version),
+            slot=lead if kind == "reminder" else "",
+            payload={"lead": lead, "immediate": False} if kind == "reminder" else {},
+        )
         async with self.database.sessions() as session:
-            await outbox.enqueue(
-                session,
-                key=key,
-                participant_id=appointment.participant_id,
-                kind=kind,
-                due_at=self.clock() + due_in,
-                appointment_id=appointment.id,
-                payload={"lead": lead, "immediate": False} if kind == "reminder" else {},
-            )
+            assert await outbox.enqueue(session, planned, now=self.clock.now())
             await session.commit()
-            return await session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+            row = await session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == planned.key))
+            assert row is not None
+            return row
 
     async def due_reminder(self, status: ParticipantStatus = ParticipantStatus.ACTIVE) -> tuple[Participant, Appointment, OutboxMessage]:
         participant = await self.participant(status)
@@ -149,15 +190,23 @@ class World:
     def delivered(self, chat_id: int) -> list[str]:
         return [m.text for m in self.sandbox.sent_messages() if m.chat_id == chat_id]
 
-    async def expected(self, participant: Participant, appointment: Appointment | None, row: OutboxMessage) -> Any:
-        """What compose makes of this row: the message text the participant must receive."""
-        return compose(self.stegvis, participant, appointment, row)
+    async def expected(self, participant: Participant, appointment: Appointment, row: OutboxMessage) -> Sprint:
+        """What the row's composer makes of it for this participant: the messages they must receive."""
+        async with self.database.sessions() as session:
+            addressee = (await self.stegvis.features.recipients["participant"].load(session, [participant.id]))[participant.id]
+        return self.stegvis.features.composers[row.composer].compose(addressee, appointment, row)
 
 
 @asynccontextmanager
 async def world(
-    database: Database, *, sandbox: BotAPISandbox | None = None, now: datetime = STOCKHOLM_MORNING, **settings: Any
+    database: Database,
+    *,
+    sandbox: BotAPISandbox | None = None,
+    now: datetime = STOCKHOLM_MORNING,
+    limiter: RateLimiter | None = None,
+    **settings: Any,
 ) -> AsyncIterator[World]:
+    """Stegvis on `database` with a frozen clock at `now`; `limiter` by default from the settings."""
     sandbox = sandbox or BotAPISandbox()
     async with sandbox:
         settings.setdefault("quiet_hours", "")
@@ -168,14 +217,14 @@ async def world(
             telegram_bot_username=sandbox.bot_username,
             **settings,
         )
-        stegvis = Stegvis.create(config)
-        await stegvis.database.dispose()  # never connected: use the fixture's (its PostgreSQL schema)
-        stegvis.database = database
-        here = World(stegvis, sandbox, Clock(now))
+        clock = FrozenClock(now)
+        stegvis = Stegvis.create(config, clock=clock, database=database, limiter=limiter)
+        here = World(stegvis, sandbox, clock)
         try:
             yield here
         finally:
             await here.bot.session.close()
+            await stegvis.close()
 
 
 # ---- delivery ---------------------------------------------------------------------------------
@@ -196,7 +245,7 @@ async def test_due_reminders_are_delivered_once_and_marked_sent(database: Databa
             assert w.delivered(participant.telegram_chat_id) == [m.text for m in sprint.messages]
             stored = await w.row(row.id)
             assert stored.status == OutboxStatus.SENT
-            assert stored.sent_at == w.clock()
+            assert stored.sent_at == w.clock.now()
             assert stored.attempts == 0
             sandbox_message = [m for m in w.sandbox.sent_messages() if m.chat_id == participant.telegram_chat_id][-1]
             assert stored.telegram_message_id == sandbox_message.message_id
@@ -204,6 +253,7 @@ async def test_due_reminders_are_delivered_once_and_marked_sent(database: Databa
             # The sprint's events are recorded with the sent mark, and an event saying it went out.
             recorded = await w.events(participant.id)
             assert [e.type for e in recorded] == [e.type for e in sprint.events] + ["reminder_sent"]
+            assert {e.occurred_at for e in recorded} == {w.clock.now()}
             assert recorded[-1].payload == {
                 "outbox_id": row.id,
                 "appointment_id": appointment.id,
@@ -215,7 +265,8 @@ async def test_due_reminders_are_delivered_once_and_marked_sent(database: Databa
             async with w.database.sessions() as session:
                 conversation = await repo.load_conversation(session, participant.id)
             assert conversation is not None
-            assert (conversation.flow, conversation.step) == (sprint.state.flow, sprint.state.step)
+            assert (conversation.flow, conversation.step) == (sprint.state.flow, sprint.state.step) == (REMINDER_FLOW, "ask")
+            assert State.from_dict(conversation.data) == sprint.state
         assert w.delivered(later_person.telegram_chat_id) == []
         untouched = await w.row(later.id)
         assert (untouched.status, untouched.attempts, untouched.claimed_by) == (OutboxStatus.PENDING, 0, None)
@@ -226,10 +277,11 @@ async def test_an_answer_that_comes_before_the_sent_mark_is_not_overwritten(data
         participant, appointment, row = await w.due_reminder()
         # The participant pressed "I can't come" the moment the reminder arrived, before the
         # sender wrote its outcome: their conversation moved on after the message was handed over.
+        flow = w.stegvis.engine.flows[REMINDER_FLOW]
+        answered = State((Run(REMINDER_FLOW, flow.version, "reason", {"ref": f"{appointment.id}v1"}),))
         async with w.database.sessions() as session:
-            await repo.save_conversation(session, participant.id, "reminder", "reason", {"ref": f"{appointment.id}v1"})
-            await session.execute(
-                update(Conversation).where(Conversation.participant_id == participant.id).values(updated_at=w.clock() + timedelta(seconds=1))
+            await repo.save_conversation(
+                session, participant.id, answered.flow, answered.step, answered.to_dict(), now=w.clock.now() + timedelta(seconds=1)
             )
             await session.commit()
 
@@ -237,7 +289,9 @@ async def test_an_answer_that_comes_before_the_sent_mark_is_not_overwritten(data
 
         async with w.database.sessions() as session:
             conversation = await repo.load_conversation(session, participant.id)
-        assert (conversation.flow, conversation.step) == ("reminder", "reason")
+        assert conversation is not None
+        assert (conversation.flow, conversation.step) == (REMINDER_FLOW, "reason")
+        assert State.from_dict(conversation.data) == answered
         assert (await w.row(row.id)).status == OutboxStatus.SENT
 
 
@@ -248,11 +302,12 @@ async def test_a_notice_of_several_messages_goes_out_in_order_a_second_apart(sql
         appointment = await w.appointment(participant)
         notice = await w.reminder(appointment, kind="moved")
         sprint = await w.expected(participant, appointment, notice)
+        assert len(sprint.messages) > 1
         assert await w.sender().tick() == 1
 
         assert w.delivered(participant.telegram_chat_id) == [m.text for m in sprint.messages]
         times = [t for t, _ in sandbox.arrivals]
-        assert all(b - a >= 1.0 for a, b in zip(times, times[1:]))
+        assert all(b - a >= 1.0 for a, b in pairwise(times))
         assert sandbox.too_many_requests == 0
         stored = await w.row(notice.id)
         assert stored.telegram_message_id == w.sandbox.sent_messages()[-1].message_id  # the last one
@@ -276,7 +331,7 @@ async def test_participant_who_stopped_after_the_claim_is_not_sent_to(sqlite_dat
     async with world(sqlite_database) as w:
         participant, _, row = await w.due_reminder()
         async with w.database.sessions() as session:
-            claimed = await outbox.claim(session, worker="other", now=w.clock(), limit=10)
+            claimed = await outbox.claim(session, worker="other", now=w.clock.now(), limit=10)
             await session.commit()
         assert [r.id for r in claimed] == [row.id]
         async with w.database.sessions() as session:
@@ -297,9 +352,10 @@ async def test_participant_who_stopped_after_the_claim_is_not_sent_to(sqlite_dat
 
 async def test_429_retry_after_pauses_sending_and_loses_nothing(sqlite_database: Database) -> None:
     sandbox = BotAPISandbox(rate_limit=3, retry_after=1)
-    async with world(sqlite_database, sandbox=sandbox) as w:
+    # The limiter allows more than this "Telegram" does, so it answers 429.
+    async with world(sqlite_database, sandbox=sandbox, limiter=RateLimiter(100, None)) as w:
         people = [await w.due_reminder() for _ in range(6)]
-        sender = w.sender(limiter=RateLimiter(100, None))
+        sender = w.sender()
         started = time.monotonic()
         assert await sender.tick() == 6
         assert time.monotonic() - started >= 1.0  # Telegram's retry_after was waited out
@@ -323,12 +379,18 @@ async def test_blocked_participant_becomes_unreachable_and_the_caseworker_is_tol
         failed = await w.row(row.id)
         assert (failed.status, failed.last_error) == (OutboxStatus.FAILED, "blocked")
         assert (await w.row(second.id)).status == OutboxStatus.PENDING  # never tried; never sent while unreachable
-        types = [e.type for e in await w.events(participant.id)]
-        assert types == ["participant_unreachable", "message_failed"]
-        (event,) = await w.events(participant.id, "message_failed")
-        assert event.payload["outbox_id"] == row.id
-        assert event.payload["appointment_id"] == appointment.id
-        assert event.payload["error"] == "blocked"
+        # Both events happen at the sender's (frozen) now; the unreachable one is written first,
+        # so events in (occurred_at, id) order tell it first.
+        events = await w.events(participant.id)
+        assert [e.type for e in events] == ["participant_unreachable", "message_failed"]
+        assert {e.occurred_at for e in events} == {w.clock.now()}
+        assert events[1].payload == {
+            "outbox_id": row.id,
+            "composer": REMINDER,
+            "subject": {"kind": SUBJECT, "id": appointment.id, "version": 1},
+            "error": "blocked",
+            "attempts": 1,
+        }
         assert await w.sender().tick() == 0
 
 
@@ -336,9 +398,10 @@ async def test_failing_send_is_retried_with_backoff_then_marked_failed(database:
     async with world(database, send_max_attempts=3) as w:
         # A chat the sandbox does not know: every send is answered 400 "chat not found".
         participant = await w.participant(in_sandbox=False)
-        row = await w.reminder(await w.appointment(participant, timedelta(days=2)))
+        appointment = await w.appointment(participant, timedelta(days=2))
+        row = await w.reminder(appointment)
         sender = w.sender(backoff=timedelta(seconds=10))
-        start = w.clock()
+        start = w.clock.now()
 
         await sender.tick()
         first = await w.row(row.id)
@@ -346,24 +409,27 @@ async def test_failing_send_is_retried_with_backoff_then_marked_failed(database:
         assert first.due_at == start + timedelta(seconds=10)
         assert "chat not found" in (first.last_error or "")
 
-        w.clock.advance(seconds=9)
+        w.clock.advance(timedelta(seconds=9))
         await sender.tick()
         assert (await w.row(row.id)).attempts == 1  # not due yet
 
-        w.clock.advance(seconds=1)
+        w.clock.advance(timedelta(seconds=1))
         await sender.tick()
         second = await w.row(row.id)
         assert (second.status, second.attempts) == (OutboxStatus.PENDING, 2)
-        assert second.due_at == w.clock() + timedelta(seconds=20)  # doubled
+        assert second.due_at == w.clock.now() + timedelta(seconds=20)  # doubled
 
-        w.clock.advance(seconds=20)
+        w.clock.advance(timedelta(seconds=20))
         await sender.tick()
         last = await w.row(row.id)
         assert (last.status, last.attempts) == (OutboxStatus.FAILED, 3)
         (event,) = await w.events(participant.id, "message_failed")
+        assert event.occurred_at == w.clock.now()
         assert event.payload["attempts"] == 3
+        assert (event.payload["outbox_id"], event.payload["composer"]) == (row.id, REMINDER)
+        assert event.payload["subject"] == {"kind": SUBJECT, "id": appointment.id, "version": 1}
         assert "chat not found" in event.payload["error"]
-        w.clock.advance(hours=1)
+        w.clock.advance(timedelta(hours=1))
         await sender.tick()
         assert (await w.row(row.id)).attempts == 3  # failed for good
 
@@ -376,7 +442,7 @@ async def test_backoff_is_capped(sqlite_database: Database) -> None:
             await session.execute(OutboxMessage.__table__.update().where(OutboxMessage.id == row.id).values(attempts=12))
             await session.commit()
         await w.sender(backoff=timedelta(seconds=10), max_backoff=timedelta(hours=1)).tick()
-        assert (await w.row(row.id)).due_at == w.clock() + timedelta(hours=1)
+        assert (await w.row(row.id)).due_at == w.clock.now() + timedelta(hours=1)
 
 
 # ---- never at night, never stale ----------------------------------------------------------------
@@ -394,9 +460,9 @@ async def test_quiet_hours_at_send_time_push_the_row_to_the_morning(sqlite_datab
         assert pushed.attempts == 0
         assert w.sandbox.sent_messages() == []
 
-        w.clock.now = datetime(2026, 11, 24, 6, 59, tzinfo=timezone.utc)
+        w.clock.set(datetime(2026, 11, 24, 6, 59, tzinfo=timezone.utc))
         assert await sender.tick() == 0
-        w.clock.now = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+        w.clock.set(datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc))
         assert await sender.tick() == 1
         assert len(w.delivered(participant.telegram_chat_id)) == 1
 
@@ -423,7 +489,7 @@ async def test_stale_rows_are_never_sent(sqlite_database: Database) -> None:
         for_begun = await w.reminder(begun, lead="1h")
         async with w.database.sessions() as session:
             # Moved and cancelled after the rows were claimed, as a caseworker may do at any time.
-            claimed = await outbox.claim(session, worker="me", now=w.clock(), limit=10)
+            claimed = await outbox.claim(session, worker="me", now=w.clock.now(), limit=10)
             (await session.get(Appointment, moved.id)).version = 2  # type: ignore[union-attr]
             (await session.get(Appointment, cancelled.id)).status = AppointmentStatus.CANCELLED  # type: ignore[union-attr]
             await session.commit()
@@ -432,7 +498,7 @@ async def test_stale_rows_are_never_sent(sqlite_database: Database) -> None:
             await session.execute(OutboxMessage.__table__.update().values(status="pending", claimed_by=None))
             await session.commit()
         notice = await w.reminder(cancelled, kind="cancelled")
-        w.clock.advance(minutes=5)  # `begun` starts now
+        w.clock.advance(timedelta(minutes=5))  # `begun` starts now
 
         assert await w.sender().tick() == 1
         assert w.delivered(person.telegram_chat_id) == [m.text for m in (await w.expected(person, cancelled, notice)).messages]
@@ -443,7 +509,7 @@ async def test_stale_rows_are_never_sent(sqlite_database: Database) -> None:
         assert (await w.row(notice.id)).status == OutboxStatus.SENT
 
 
-async def test_withdraw_late_cancels_what_may_no_longer_go_out(database: Database) -> None:
+async def test_withdraw_stale_cancels_what_may_no_longer_go_out(database: Database) -> None:
     async with world(database) as w:
         person = await w.participant()
         current = await w.appointment(person, timedelta(days=3))
@@ -462,12 +528,13 @@ async def test_withdraw_late_cancels_what_may_no_longer_go_out(database: Databas
             await session.commit()
         soon = await w.appointment(person, timedelta(hours=1))
         of_soon = await w.reminder(soon, due_in=timedelta(minutes=30), lead="30m")
+        rows = (keep, stale, moved_notice, of_cancelled, cancel_notice, of_soon)
 
-        async with w.database.sessions() as session:
-            assert await outbox.withdraw_late(session, w.clock()) == 2
-            await session.commit()
-        statuses = {r: (await w.row(r.id)).status for r in (keep, stale, moved_notice, of_cancelled, cancel_notice, of_soon)}
-        assert statuses == {
+        async def statuses() -> dict[OutboxMessage, OutboxStatus]:
+            return {r: (await w.row(r.id)).status for r in rows}
+
+        assert await withdraw_stale(w.stegvis) == 2
+        expected = {
             keep: OutboxStatus.PENDING,
             stale: OutboxStatus.CANCELLED,
             moved_notice: OutboxStatus.PENDING,
@@ -475,23 +542,30 @@ async def test_withdraw_late_cancels_what_may_no_longer_go_out(database: Databas
             cancel_notice: OutboxStatus.PENDING,
             of_soon: OutboxStatus.PENDING,
         }
-        w.clock.advance(hours=1)  # `soon` has begun
-        assert await housekeeping(w.stegvis, w.clock()) == 1
-        assert (await w.row(of_soon.id)).status == OutboxStatus.CANCELLED
+        assert await statuses() == expected
+        w.clock.advance(timedelta(hours=1))  # `soon` has begun
+        await housekeeping(w.stegvis)
+        assert await statuses() == {**expected, of_soon: OutboxStatus.CANCELLED}  # that one, and nothing else
 
 
 # ---- pace ---------------------------------------------------------------------------------------
 
 
 def windows(times: list[float], width: float = 1.0) -> Iterator[int]:
-    """How many arrivals each sliding window of `width` seconds holds, starting at each arrival."""
+    """How many of `times` (sorted) each window of `width` seconds holds, starting at each of them."""
     for i, start in enumerate(times):
         yield sum(1 for t in times[i:] if t < start + width)
 
 
+# A turn is noted a few microseconds after the limiter counted it; windows of turns are measured
+# that much shorter, so that two turns exactly a second apart are not counted in one second.
+NOTED_LATE = 0.001
+
+
 async def test_sending_keeps_to_the_overall_and_per_chat_rates(sqlite_database: Database) -> None:
     sandbox = TimedSandbox(rate_limit=20, per_chat_rate_limit=1)
-    async with world(sqlite_database, sandbox=sandbox, send_rate=18) as w:
+    limiter = RecordingLimiter(18, 1)
+    async with world(sqlite_database, sandbox=sandbox, limiter=limiter) as w:
         busy = await w.participant()  # three messages due at once for one person, first in line
         for days in (1, 2, 3):
             await w.reminder(await w.appointment(busy, timedelta(days=days)), lead=f"{days}d")
@@ -499,34 +573,49 @@ async def test_sending_keeps_to_the_overall_and_per_chat_rates(sqlite_database: 
             await w.due_reminder()
         started = time.monotonic()
         assert await w.sender().tick() == 33
-        elapsed = time.monotonic() - started
 
         assert sandbox.too_many_requests == 0
-        times = sorted(t for t, _ in sandbox.arrivals)
-        assert max(windows(times)) <= 18 + 1
-        assert elapsed >= 32 / 18 - 0.1  # not faster than allowed ...
-        # ... and the others are not held up while the busy chat waits its turn: about 2 s in all,
-        # the busy chat's third message coming last.
-        assert elapsed < 2 * 1.05 + 0.6
+        turns = sorted(t for t, _, _ in limiter.turns)
+        assert len(turns) == 33
+        assert max(windows(turns, 1.0 - NOTED_LATE)) <= 18  # never more than the rate in any one second ...
+        assert turns[-1] - started >= 32 / 18  # ... so not faster than allowed
+        # The busy chat's messages keep the per-chat interval, at the limiter and at "Telegram".
+        busy_turns = [t for t, chat, _ in limiter.turns if chat == busy.telegram_chat_id]
         to_busy = [t for t, chat in sandbox.arrivals if chat == busy.telegram_chat_id]
-        assert len(to_busy) == 3
-        assert all(b - a >= 1.0 for a, b in zip(to_busy, to_busy[1:]))
+        assert len(busy_turns) == len(to_busy) == 3
+        assert all(b - a >= 1.0 for a, b in pairwise(busy_turns))
+        assert all(b - a >= 1.0 for a, b in pairwise(to_busy))
+        # ... and the others are not held up while the busy chat waits its turn.
+        between = [chat for t, chat in sandbox.arrivals if to_busy[0] < t < to_busy[1]]
+        assert between and busy.telegram_chat_id not in between
 
 
 async def test_sends_overlap_to_reach_the_rate(sqlite_database: Database) -> None:
-    """With a slow Bot API (50 ms a call) one send at a time would make 20/s; the sender makes ~100."""
+    """With a slow Bot API (50 ms a call) one send at a time would make 20/s; the sender keeps
+    several requests in flight at once to reach its rate (100/s here)."""
 
     class SlowSandbox(BotAPISandbox):
-        async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-            await asyncio.sleep(0.05)
-            return await super()._send_message(params)
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_flight = self.most_in_flight = 0
 
-    async with world(sqlite_database, sandbox=SlowSandbox(), send_rate=100) as w:
+        async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(0.05)
+                return await super()._send_message(params)
+            finally:
+                self.in_flight -= 1
+
+    sandbox = SlowSandbox()
+    async with world(sqlite_database, sandbox=sandbox, send_rate=100) as w:
         for _ in range(60):
             await w.due_reminder()
-        started = time.monotonic()
         assert await w.sender().tick() == 60
-        assert time.monotonic() - started < 1.5  # 60 × 50 ms one by one would be 3 s
+        assert len(sandbox.sent_messages()) == 60
+        # One send at a time would never have two at the Bot API together.
+        assert sandbox.most_in_flight > 1
 
 
 # ---- claims -------------------------------------------------------------------------------------
@@ -539,14 +628,14 @@ async def test_claims_are_taken_once_oldest_first(database: Database) -> None:
             person = await w.participant()
             rows.append(await w.reminder(await w.appointment(person), due_in=timedelta(minutes=-minutes)))
         async with w.database.sessions() as session:
-            first = await outbox.claim(session, worker="a", now=w.clock(), limit=2)
+            first = await outbox.claim(session, worker="a", now=w.clock.now(), limit=2)
             await session.commit()
         async with w.database.sessions() as session:
-            second = await outbox.claim(session, worker="b", now=w.clock(), limit=2)
+            second = await outbox.claim(session, worker="b", now=w.clock.now(), limit=2)
             await session.commit()
         assert [r.id for r in first] == [rows[0].id, rows[2].id]
         assert [r.id for r in second] == [rows[1].id]
-        assert all((r.status, r.claimed_by, r.claimed_at) == (OutboxStatus.SENDING, "a", w.clock()) for r in first)
+        assert all((r.status, r.claimed_by, r.claimed_at) == (OutboxStatus.SENDING, "a", w.clock.now()) for r in first)
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)  # SQLite has one writer at a time
@@ -555,9 +644,10 @@ async def test_postgres_claims_skip_rows_locked_by_another_sender(database: Data
         for _ in range(4):
             await w.due_reminder()
         async with w.database.sessions() as a, w.database.sessions() as b:
-            taken_a = await outbox.claim(a, worker="a", now=w.clock(), limit=2)  # not yet committed
-            async with asyncio.timeout(5):  # would block without SKIP LOCKED
-                taken_b = await outbox.claim(b, worker="b", now=w.clock(), limit=10)
+            taken_a = await outbox.claim(a, worker="a", now=w.clock.now(), limit=2)  # not yet committed
+            # Without SKIP LOCKED this would wait for `a` for ever; with it, it does not wait at all.
+            async with asyncio.timeout(DEADLINE):
+                taken_b = await outbox.claim(b, worker="b", now=w.clock.now(), limit=10)
             await a.commit()
             await b.commit()
         assert len(taken_a) == 2 and len(taken_b) == 2
@@ -568,46 +658,65 @@ async def test_claims_of_a_dead_sender_are_taken_again_after_the_lease(database:
     async with world(database) as w:
         participant, _, row = await w.due_reminder()
         async with w.database.sessions() as session:
-            await outbox.claim(session, worker="dead", now=w.clock(), limit=10)
+            await outbox.claim(session, worker="dead", now=w.clock.now(), limit=10)
             await session.commit()
         sender = w.sender(lease=timedelta(seconds=60))
-        w.clock.advance(seconds=59)
+        w.clock.advance(timedelta(seconds=59))
         assert await sender.tick() == 0  # the claim may still be alive
-        w.clock.advance(seconds=2)
+        w.clock.advance(timedelta(seconds=2))
         assert await sender.tick() == 1
         assert sender.stats.reclaimed == 1
         assert len(w.delivered(participant.telegram_chat_id)) == 1
 
 
 async def test_a_long_tick_renews_its_claims(sqlite_database: Database) -> None:
-    async with world(sqlite_database, send_rate=10) as w:
-        for _ in range(12):
-            await w.due_reminder()
-        clock = w.clock
-        sender = Sender(w.stegvis, w.bot, lease=timedelta(seconds=1.5), clock=lambda: clock.now)
+    # 3 a second: the ten rows of one claim are in hand for three seconds; a heartbeat comes every
+    # third of the lease (0.5 s).
+    async with world(sqlite_database, send_rate=3) as w:
+        ids = [(await w.due_reminder())[2].id for _ in range(10)]
+        sender = w.sender(lease=timedelta(seconds=1.5))
+        claimed_at = w.clock.now()
         tick = asyncio.create_task(sender.tick())
-        await asyncio.sleep(0.2)
-        clock.advance(seconds=1)  # the claims were made a second ago; the lease is 1.5 s
-        await asyncio.sleep(0.5)  # a heartbeat (every 0.5 s) has renewed them
+
+        async def claims() -> dict[int, tuple[OutboxStatus, datetime | None]]:
+            async with w.database.sessions() as session:
+                rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+                return {r.id: (r.status, r.claimed_at) for r in rows}
+
+        async def all_claimed() -> bool:
+            return all(status == OutboxStatus.SENDING for status, _ in (await claims()).values())
+
+        await eventually(all_claimed, "the sender to claim the ten rows")
+        w.clock.advance(timedelta(seconds=1))  # the claims were made a second ago; the lease is 1.5 s
+        renewed_at = w.clock.now()
+
+        async def renewed() -> bool:
+            # Every row still in hand carries the new time: one heartbeat renews them all at once.
+            held = [at for status, at in (await claims()).values() if status == OutboxStatus.SENDING]
+            return bool(held) and all(at == renewed_at for at in held)
+
+        await eventually(renewed, "a heartbeat to renew the claims still in hand")
         async with w.database.sessions() as session:
-            assert await outbox.reclaim_expired(session, now=clock.now + timedelta(seconds=1), lease=sender.lease) == 0
+            # A second on, the renewed claims are younger than the lease; claims left as they were made would not be.
+            assert claimed_at < renewed_at + timedelta(seconds=1) - sender.lease <= renewed_at
+            assert await outbox.reclaim_expired(session, now=renewed_at + timedelta(seconds=1), lease=sender.lease) == 0
             await session.rollback()
-        assert await tick == 12
-        assert len(w.sandbox.sent_messages()) == 12
+        async with asyncio.timeout(DEADLINE):
+            assert await tick == 10
+        assert len(w.sandbox.sent_messages()) == 10
+        assert sender.stats.reclaimed == 0
 
 
 # ---- running -----------------------------------------------------------------------------------
 
 
 async def test_the_scheduler_ticks_and_stops_cleanly_handing_back_unsent_rows(sqlite_database: Database) -> None:
-    async with world(sqlite_database, now=utcnow(), send_rate=5, send_interval=0.1) as w:
+    async with world(sqlite_database, send_rate=5, send_interval=0.1) as w:
         rows = [(await w.due_reminder())[2] for _ in range(20)]
-        sender = Sender(w.stegvis, w.bot)  # the real clock
+        sender = w.sender()
         scheduling = start_scheduler(w.stegvis, w.bot, sender)
         try:
-            async with asyncio.timeout(5):
-                while len(w.sandbox.sent_messages()) < 3:
-                    await asyncio.sleep(0.02)
+            await eventually(lambda: len(w.sandbox.sent_messages()) >= 3, "the scheduler's ticks to send three reminders")
         finally:
             await scheduling.stop()
         assert not scheduling.scheduler.running
@@ -622,10 +731,12 @@ async def test_housekeeping_records_unanswered_appointments(sqlite_database: Dat
     async with world(sqlite_database) as w:
         person = await w.participant()
         past = await w.appointment(person, timedelta(hours=1))
-        w.clock.advance(hours=2)
-        await housekeeping(w.stegvis, w.clock())
+        w.clock.advance(timedelta(hours=2))
+        await housekeeping(w.stegvis)
         assert (await w.get(Appointment, past.id)).answer == "unanswered"
-        assert [e.type for e in await w.events(person.id)] == ["appointment_unanswered"]
+        events = await w.events(person.id)
+        assert [e.type for e in events] == ["appointment_unanswered"]
+        assert events[0].occurred_at == w.clock.now()
 
 
 # ---- settings -----------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Each run gets a fresh database (created here, dropped afterwards); both processes run in webhook
 mode against one sandbox in the test process, as several instances behind a load balancer would.
-Claims use FOR UPDATE SKIP LOCKED, so neither waits for nor repeats the other's rows.
+Claims use FOR UPDATE SKIP LOCKED, so neither waits for nor repeats the other's rows. Both run
+on one frozen clock (STEGVIS_FROZEN_TIME); the test waits for each step itself (both processes
+ticking, every reminder sent) with deadlines that hold on a loaded machine.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from sqlalchemy.engine import make_url
 
 from bot.sandbox import BotAPISandbox
 from storage.database import Database
-from storage.models import OutboxMessage, OutboxStatus, utcnow
+from storage.models import OutboxMessage, OutboxStatus
 from tests.conftest import POSTGRES_URL
 from tests.harness import free_port
-from tests.test_sender_crash import count_sent, fill_outbox, start_stegvis, stegvis_env, stop, wait_until
+from tests.test_sender_crash import FROZEN, count_sent, fill_outbox, start_stegvis, stegvis_env, stop, wait_until
 
 
 @pytest.fixture
@@ -65,17 +67,18 @@ async def test_two_processes_on_one_postgres_database_send_each_reminder_once(fr
                 )
                 processes.append(await start_stegvis(env, log, "--webhook", f"http://127.0.0.1:{port}/telegram"))
 
-            def both_up() -> bool:
-                return sum(1 for name, _ in sandbox.requests if name == "setWebhook") >= 2
+            def both_ticking() -> bool:
+                # Each process says so once its scheduler has started (after its webhook is set).
+                return log.read_text().count("a tick every") >= 2
 
-            await wait_until(both_up, "both processes to start", log, 20, *processes)
+            await wait_until(both_ticking, "both processes to start ticking", log, *processes)
             # The reminders fall due once both are ticking, so both race for them.
-            keys = await fill_outbox(database, sandbox, total, now=utcnow())
+            keys = await fill_outbox(database, sandbox, total, now=FROZEN)
 
             async def all_sent() -> bool:
                 return await count_sent(database) == total
 
-            await wait_until(all_sent, "every reminder to be sent", log, 30, *processes)
+            await wait_until(all_sent, f"all {total} reminders to be sent", log, *processes)
         finally:
             for process in processes:
                 await stop(process)

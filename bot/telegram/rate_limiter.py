@@ -59,10 +59,11 @@ class RateLimiter:
     async def acquire(self, chat_id: int | None, priority: Priority) -> None:
         """Wait until a message to `chat_id` may go now, and count it as sent."""
         if priority is Priority.REPLY:
+            # Its own chat's bucket first: a reply waiting for that holds up no send to other chats.
+            await self._chat_room(chat_id, reply=True)
             self._replies_waiting += 1
             self._no_replies_waiting.clear()
             try:
-                await self._chat_room(chat_id, reply=True)
                 await self._window_room()
             finally:
                 self._replies_waiting -= 1
