@@ -42,11 +42,14 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.app import Stegvis  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.outbox.sender import Sender  # noqa: E402
 from bot.sandbox import BotAPISandbox  # noqa: E402
-from bot.sender import RateLimiter, Sender  # noqa: E402
-from storage import outbox  # noqa: E402
+from bot.scheduler import settle_memory  # noqa: E402
+from bot.telegram.rate_limiter import RateLimiter  # noqa: E402
+from storage.clock import SYSTEM_CLOCK  # noqa: E402
 from storage.database import Database  # noqa: E402
-from storage.models import Appointment, Caseworker, OutboxMessage, Participant, utcnow  # noqa: E402
+from storage.models import Appointment, Caseworker, OutboxMessage, Participant  # noqa: E402
+from storage.outbox import Recipient, Subject, idempotency_key  # noqa: E402
 
 CHAT_BASE = 1_000_000
 
@@ -64,7 +67,7 @@ async def fill(database: Database, count: int, now: datetime) -> set[int]:
     """`count` active participants, each with one reminder falling due within the same minute."""
     minute = now.replace(second=0, microsecond=0)
     async with database.sessions() as session:
-        caseworker = (await session.execute(insert(Caseworker).values(name="Karin Lund").returning(Caseworker.id))).scalar_one()
+        caseworker = (await session.execute(insert(Caseworker).values(name="Karin Lund", created_at=now).returning(Caseworker.id))).scalar_one()
         chats = [CHAT_BASE + n for n in range(count)]
         people = await session.execute(
             insert(Participant).returning(Participant.id, Participant.telegram_chat_id),
@@ -77,10 +80,15 @@ async def fill(database: Database, count: int, now: datetime) -> set[int]:
         )
         rows = [
             {
-                "idempotency_key": outbox.reminder_key(a, 1, "1d"),
-                "participant_id": p,
-                "appointment_id": a,
-                "kind": "reminder",
+                "idempotency_key": idempotency_key(Recipient.participant(p), Subject("appointment", a, 1), "appointment.reminder", "1d"),
+                "recipient_kind": "participant",
+                "recipient_id": p,
+                "channel": "telegram",
+                "subject_kind": "appointment",
+                "subject_id": a,
+                "subject_version": 1,
+                "composer": "appointment.reminder",
+                "slot": "1d",
                 "payload": {"lead": "1d", "immediate": False},
                 "due_at": min(minute + timedelta(seconds=n % 60), now),  # spread over the minute, all due by now
                 "status": "pending",
@@ -149,15 +157,14 @@ async def run(count: int, limit: float | None, rate: float | None, database_url:
             telegram_bot_username=sandbox.bot_username,
             quiet_hours="",
         )
-        stegvis = Stegvis.create(settings)
-        await stegvis.database.upgrade()
+        stegvis = Stegvis.create(settings, limiter=RateLimiter(rate, 1.0 if rate else None))
+        await stegvis.database.ensure_schema()
         bot = stegvis.create_bot()
         try:
-            chats = await fill(stegvis.database, count, utcnow())
+            chats = await fill(stegvis.database, count, SYSTEM_CLOCK.now())
             sandbox.ask("users", sorted(chats))
-            sender = Sender(stegvis, bot, limiter=RateLimiter(rate, 1.0 if rate else None))
-            gc.collect()  # as start_scheduler() does in `stegvis run`
-            gc.freeze()
+            sender = Sender(stegvis, bot)
+            settle_memory()  # as `stegvis run` does once it has started
             started = time.perf_counter()
             while sender.stats.sent + sender.stats.failed < count:
                 if not await sender.tick():
@@ -165,7 +172,7 @@ async def run(count: int, limit: float | None, rate: float | None, database_url:
             seconds = time.perf_counter() - started
         finally:
             await bot.session.close()
-            await stegvis.database.dispose()
+            await stegvis.close()
         per_chat, throttled = sandbox.ask("report")
     finally:
         sandbox.close()

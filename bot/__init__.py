@@ -1,1 +1,5 @@
 """Stegvis Telegram bot."""
+
+from bot import lazy_aiogram
+
+lazy_aiogram.install()  # before anything imports aiogram

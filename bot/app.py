@@ -8,6 +8,7 @@ and lets each register what it plugs in; nothing here names a feature.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -85,6 +86,6 @@ class Stegvis:
 def hot_path_store(database: Database) -> Store:
     """The store for the hot path: the SQLite thread with group commit, or the async engine."""
     url = database.engine.url
-    if database.dialect == "sqlite" and url.database not in (None, "", ":memory:"):
-        return SQLiteStore(url.database)
+    if database.dialect == "sqlite" and url.database not in (None, "", ":memory:") and not url.database.startswith("file:"):
+        return SQLiteStore(Path(url.database).resolve())  # the same file whatever the working folder
     return EngineStore(database.engine)

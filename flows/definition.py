@@ -6,16 +6,16 @@ The checks here are the hard tier: a flow that fails them is never loaded.
 Format (spec 1)::
 
     spec: 1
-    flow: onboarding              # id: a-z, 0-9, _ (at most 16), same as the file name
-    start: privacy                # the first step
+    flow: welcome                 # id: a-z, 0-9, _ (at most 16), same as the file name
+    start: question               # the first step
     entries: [moved]              # optional: other steps a caller may start at (a notice)
     variables: [name]             # the {placeholders} texts may use, filled in by the caller
     steps:
-      privacy:
+      question:
         say: "Swedish source text, translated through the gettext catalogs"
         buttons:                  # 1-6 buttons; the participant's answer
-          - {id: agree, label: "Jag godkänner", next: welcome, event: consent, payload: {answer: agreed}}
-      welcome:
+          - {id: fine, label: "Det går bra", next: thanks, event: answered, payload: {answer: fine}}
+      thanks:
         say: "..."
         end: true                 # or next: <step> to go on without waiting
       note:

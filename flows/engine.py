@@ -5,14 +5,14 @@ stores the state and the events. State is plain data (``State.to_dict``), saved 
 step, so a restart in the middle of a conversation loses nothing.
 
 **Runs stack.** A conversation is a stack of *runs*, one per flow being walked; the top one asks
-the question the participant sees. A flow started over an open question (``/language`` while the
-privacy notice waits, a press on an older reminder while another question is open) is pushed on
-top; when it ends, the run below is open again: asked again (``then="repeat"``, the default: its
+the question the participant sees. A flow started over an open question (a command such as
+``/language`` while another question waits, a press on an older message while another question is
+open) is pushed on top; when it ends, the run below is open again: asked again (``then="repeat"``, the default: its
 message is far up the chat, perhaps in another language) or left as it is on screen
 (``then="quiet"``). A press on a button of a run lower in the stack answers that run, and the runs
 above it are dropped. Each run records the flow's id and version it started on.
 
-**Refs.** A run may be about one thing outside the conversation, such as an appointment: the
+**Refs.** A run may be about one thing outside the conversation (a booking, a session): the
 caller starts it with a ``ref`` (short ASCII, e.g. ``7v2``). The ref is kept in the run, carried in
 every button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every event, so a press
 is tied to that one thing: a press whose ref is not the waiting question's is a press on an old
@@ -238,8 +238,8 @@ class Engine:
     ) -> Sprint:
         """A press on a button of an older message about a thing that is still open.
 
-        The caller has checked that the ref's thing still takes answers (an appointment still
-        booked at that time): the question is rebuilt from the button itself and answered, on top
+        The caller has checked that the ref's thing still takes answers (still booked, at that
+        time): the question is rebuilt from the button itself and answered, on top
         of whatever is open, which stays open underneath (quietly: its message is still on
         screen). Runs about the same thing (`same_thing`) are dropped: this press supersedes them.
         """

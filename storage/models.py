@@ -86,8 +86,6 @@ class Participant(Base):
     updated_at: Mapped[datetime]
 
     caseworker: Mapped[Caseworker] = relationship(back_populates="participants")
-    # Loaded together with the participant on every update (one query instead of two).
-    conversation: Mapped[Conversation | None] = relationship(viewonly=True, lazy="raise")
 
 
 class Invite(Base):

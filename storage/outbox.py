@@ -86,11 +86,14 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Planned], *, no
     if not messages:
         return 0
     statement = repo.dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
-    # Core on the session's connection: one executemany for all rows, without the ORM's bulk
-    # bookkeeping (an import plans tens of thousands); rowcount counts the rows that were new.
+    # Core on the session's connection, without the ORM's bulk bookkeeping (an import plans tens
+    # of thousands). SQLite's executemany counts the new rows; asyncpg's does not, so there the
+    # batched INSERT ... RETURNING gives back the new ones.
     connection = await session.connection()
-    result = await connection.execute(statement, [_row(message, now) for message in messages])
-    return result.rowcount
+    rows = [_row(message, now) for message in messages]
+    if connection.dialect.name == "postgresql":
+        return len((await connection.execute(statement.returning(OutboxMessage.id), rows)).all())
+    return (await connection.execute(statement, rows)).rowcount
 
 
 def _row(message: Planned, now: datetime) -> dict[str, Any]:
@@ -114,14 +117,17 @@ def _row(message: Planned, now: datetime) -> dict[str, Any]:
     }
 
 
-_SHOWN = (OutboxMessage.subject_id, OutboxMessage.subject_version, OutboxMessage.composer, OutboxMessage.slot, OutboxMessage.payload, OutboxMessage.due_at, OutboxMessage.status)
+_SHOWN = (
+    OutboxMessage.idempotency_key, OutboxMessage.subject_id, OutboxMessage.subject_version, OutboxMessage.composer, OutboxMessage.slot,
+    OutboxMessage.payload, OutboxMessage.due_at, OutboxMessage.status,
+)
 
 
 async def messages_about(session: AsyncSession, subject_kind: str, subject_ids: Collection[int]) -> dict[int, list[Row[Any]]]:
     """What became of every message about these subjects (all versions), each list in due order.
 
-    Rows of columns (subject_id, subject_version, composer, slot, payload, due_at, status), not
-    objects: a listing of thousands of appointments reads them all.
+    Rows of columns (idempotency_key, subject_id, subject_version, composer, slot, payload,
+    due_at, status), not objects: a listing of thousands of appointments reads them all.
     """
     found: dict[int, list[Row[Any]]] = {}
     if not subject_ids:

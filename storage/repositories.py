@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -91,16 +90,6 @@ async def add_participant(
 
 async def get_participant(session: AsyncSession, participant_id: int) -> Participant | None:
     return await session.get(Participant, participant_id)
-
-
-async def get_participant_by_chat(session: AsyncSession, chat_id: int) -> Participant | None:
-    """The participant behind a chat, with their conversation already in the session.
-
-    Runs on every update; loading the conversation in the same query lets a later
-    `load_conversation` come from the session instead of the database.
-    """
-    query = select(Participant).options(joinedload(Participant.conversation)).where(Participant.telegram_chat_id == chat_id)
-    return await session.scalar(query)
 
 
 async def list_participants(
@@ -202,13 +191,6 @@ async def latest_consent(session: AsyncSession, participant_id: int) -> ConsentR
         .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
         .limit(1)
     )
-
-
-async def status_after_return(session: AsyncSession, participant_id: int) -> ParticipantStatus:
-    """Active again if the latest consent agreed, else back to invited (onboarding again)."""
-    consent = await latest_consent(session, participant_id)
-    agreed = consent is not None and consent.answer == ConsentAnswer.AGREED
-    return ParticipantStatus.ACTIVE if agreed else ParticipantStatus.INVITED
 
 
 # Conversations

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Executable, Row, create_engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import StaticPool
 
@@ -180,7 +181,7 @@ class EngineStore:
                     await apply_changes(connection, changes)
                 return
             except Exception as error:  # noqa: BLE001 - any failure: try again, then tell the caller
-                if attempt == COMMIT_TRIES:
+                if attempt == COMMIT_TRIES or isinstance(error, IntegrityError):  # a broken rule stays broken
                     raise CommitFailed(f"{type(error).__name__}: {error}") from error
                 log.warning("could not commit an update for participant %s (try %d): %s", changes.participant_id, attempt, error)
                 await asyncio.sleep(0.05 * attempt)
@@ -308,6 +309,17 @@ class SQLiteStore:
             core.close()
             engine.dispose()
             raw.close()
+            # Anything asked after close() was called would otherwise wait for ever.
+            left = []
+            while True:
+                try:
+                    request = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if request is not None:
+                    left.append((request.future, None, CommitFailed("the store was closed before this was written")))
+            if left:
+                self._answer(left)
 
     def _handle(self, raw: sqlite3.Connection, core: Any, batch: list[_Request]) -> None:
         answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []

@@ -168,19 +168,19 @@ def test_a_line_break_in_a_place_or_title_is_folded_into_one_line(db: Path):
 REACH = {
     "active": ("", "The participant is told at 2029-06-01 12:00."),
     "invited": (
-        "\nParticipant 1 has not joined Stegvis yet: nothing is sent until they open their invite link;"
+        "\nParticipant 1 has not joined Stegvis yet: nothing is sent until they open their invite link and agree to the privacy notice;"
         " the reminders wait for that, and any still due then go out when they join.",
-        "Participant 1 has not joined Stegvis yet: nothing is sent until they open their invite link: tell them another way.",
+        "Participant 1 has not joined Stegvis yet: nothing is sent until they open their invite link and agree to the privacy notice; tell them another way.",
     ),
     "stopped": (
         "\nParticipant 1 has stopped messages from Stegvis (/stop): nothing is sent to them;"
         " the reminders wait, and any still due then go out if they send /start again.",
-        "Participant 1 has stopped messages from Stegvis (/stop): nothing is sent to them: tell them another way.",
+        "Participant 1 has stopped messages from Stegvis (/stop): nothing is sent to them; tell them another way.",
     ),
     "unreachable": (
         "\nParticipant 1 has blocked Stegvis in Telegram: nothing can be sent to them;"
         " the reminders wait, and any still due then go out if they unblock Stegvis.",
-        "Participant 1 has blocked Stegvis in Telegram: nothing can be sent to them: tell them another way.",
+        "Participant 1 has blocked Stegvis in Telegram: nothing can be sent to them; tell them another way.",
     ),
 }
 

@@ -153,7 +153,7 @@ async def test_redeem_links_chat_and_uses_up_invite(database: Database) -> None:
     assert participant.id == participant_id
     async with database.sessions() as session:
         invite = await repo.find_invite(session, code)
-        by_chat = await repo.get_participant_by_chat(session, CHAT)
+        by_chat = await session.scalar(select(Participant).where(Participant.telegram_chat_id == CHAT))
     assert invite is not None and invite.used_at == last_moment
     assert by_chat is not None and by_chat.id == participant_id
 
@@ -167,7 +167,7 @@ async def test_redeem_expired_invite_is_refused(database: Database) -> None:
 
     assert refused.value.reason == "expired"
     async with database.sessions() as session:
-        assert await repo.get_participant_by_chat(session, CHAT) is None
+        assert await session.scalar(select(Participant).where(Participant.telegram_chat_id == CHAT)) is None
 
 
 async def test_redeem_used_invite_is_refused(database: Database) -> None:

@@ -42,7 +42,7 @@ class Conversations:
         return self.features.ref_rules.get(parts[1]) if len(parts) > 2 and parts[0] == DATA_PREFIX else None
 
     async def tidy(self, participant: ParticipantRow, state: State, now: datetime) -> State:
-        """`state` without the runs whose thing is over (a cancelled or passed appointment)."""
+        """`state` without the runs whose thing is over (cancelled, or past)."""
         closed: set[tuple[str, str]] = set()
         for flow_id in {run.flow for run in state.runs if run.ref is not None}:
             rule = self.features.ref_rules.get(flow_id)
@@ -89,7 +89,7 @@ class Conversations:
         changes.conversation = stored_form(sprint.state)
 
     def _payload(self, event: FlowEvent) -> dict[str, Any]:
-        """The event's payload as stored: a run's ref becomes what it names (an appointment and its version)."""
+        """The event's payload as stored: a run's ref becomes what it names (the thing's id and version)."""
         if event.ref is None:
             return event.payload
         rule = self.features.ref_rules.get(event.flow or "")

@@ -1,6 +1,6 @@
 """Every press, text and media of a participant that no feature's router took: handed to the flow engine.
 
-This router comes last. A press on a button of a run tied to a thing (a reminder's ``7v2``) is
+This router comes last. A press on a button of a run tied to a thing (a ref such as ``7v2``) is
 first checked with the feature's `RefRule`: if the thing no longer takes answers, a short pop-up
 says why and nothing changes; if it does, the question is rebuilt from the button itself and
 answered, whatever else has been asked since (`Engine.answer_detached`).

@@ -56,7 +56,7 @@ class Turn:
         return ParticipantStatus(self.changes.participant.get("status", self.participant.status))
 
     async def tidy(self) -> State:
-        """The state without questions whose thing is over (a cancelled or passed appointment),
+        """The state without questions whose thing is over (cancelled, or past),
         so they are never asked again; done once, when a handler is about to use the state."""
         if not self._tidied:
             self._tidied = True

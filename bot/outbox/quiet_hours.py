@@ -2,7 +2,7 @@
 
 Pure calendar logic with no IO and no clock reads: callers pass the moment. The default,
 ``STEGVIS_QUIET_HOURS`` "20:00-08:00" in Europe/Stockholm local time, keeps messages out of the
-night (Denmark's job centres send reminders between 09 and 22).
+night (Denmark's job centres send their messages between 09 and 22).
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ class Sender:
         # A claim is about a second of sending: enough to keep the pace, little to hand back, and
         # loading it does not hold up the event loop (and so the pace) for long.
         self.batch_size = batch_size or (min(max(int(rate), 10), 500) if rate else 500)
-        # Appointments are read again for each quarter second of sending, just before it is sent.
+        # Subjects are read again for each quarter second of sending, just before it is sent.
         self.chunk_size = max(1, min(self.batch_size, int(rate / 4) if rate else 100))
         self.backoff = backoff
         self.max_backoff = max_backoff

@@ -2,12 +2,12 @@
 
 Telegram allows a bot about 30 messages a second in all and about one a second to one chat, and
 answers 429 with ``retry_after`` above that, for the whole bot. So every message, a reply to a
-button press as much as a reminder, takes its turn here (``bot.telegram.gateway``):
+button press as much as a message from the outbox, takes its turn here (``bot.telegram.gateway``):
 
 * **Overall:** never more than ``rate`` sends within any one second (a sliding window, as
   Telegram's limit behaves), bulk sends spaced evenly so they do not bunch.
-* **Replies first:** a reply to what a participant just did waits only for room in the window;
-  bulk sends wait while any reply is waiting.
+* **Replies first:** a reply to what a participant just did waits only for room in the window
+  (and its own chat's burst); bulk sends wait while any reply is waiting for the window.
 * **Per chat:** bulk sends to one chat go at least ``1/per_chat`` seconds apart (plus 5 % for
   network jitter); replies may use a small burst (an edit and the next question at once) from a
   bucket that refills at ``per_chat`` a second, so a conversation never waits a second in the
@@ -36,7 +36,7 @@ _FORGET_AFTER = 10_000  # chats remembered before those idle long enough are for
 
 class Priority(enum.Enum):
     REPLY = "reply"  # an answer to what a person just did
-    BULK = "bulk"  # the outbox: reminders, notices
+    BULK = "bulk"  # the outbox: messages Stegvis sends on its own
 
 
 class RateLimiter:
@@ -71,8 +71,11 @@ class RateLimiter:
                     self._no_replies_waiting.set()
             self._next = max(self._next, time.monotonic()) + self._interval  # bulk spacing counts it
         else:
-            await self._chat_room(chat_id, reply=False)
-            await self._bulk_slot()
+            while True:
+                await self._chat_room(chat_id, reply=False)
+                await self._bulk_slot()
+                if self._chat_ready(chat_id):
+                    break  # else a reply to this chat went while this waited for its slot
         self._sent(chat_id)
 
     def pause(self, seconds: float) -> None:
@@ -146,6 +149,12 @@ class RateLimiter:
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
+
+    def _chat_ready(self, chat_id: int | None) -> bool:
+        if chat_id is None or not self._chat_interval:
+            return True
+        last, _tokens = self._chats.get(chat_id, (-math.inf, float(self._burst)))
+        return time.monotonic() >= last + self._chat_interval
 
     def _sent(self, chat_id: int | None) -> None:
         now = time.monotonic()

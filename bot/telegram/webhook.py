@@ -1,6 +1,6 @@
 """Receiving updates over a webhook: Telegram's secret-token header is checked before anything else.
 
-aiogram compares the header as text with ``secrets.compare_digest``, which raises on a header
+aiogram compares the header as text in constant time, which raises on a header
 that is not ASCII: the caller got a 500 and the log a traceback. Here the comparison is of
 bytes, in constant time, and anything but the right secret gets 401.
 """

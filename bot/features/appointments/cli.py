@@ -146,7 +146,7 @@ def _heading(a: AppointmentView, tz: ZoneInfo) -> str:
 def _unreachable(a: AppointmentView) -> str | None:
     """Why nothing about the appointment can reach the participant now, or None."""
     if a.participant_status == "invited":
-        return f"Participant {a.participant_id} has not joined Stegvis yet: nothing is sent until they open their invite link"
+        return f"Participant {a.participant_id} has not joined Stegvis yet: nothing is sent until they open their invite link and agree to the privacy notice"
     if a.participant_status == "stopped":
         return f"Participant {a.participant_id} has stopped messages from Stegvis (/stop): nothing is sent to them"
     if a.participant_status == "unreachable":
@@ -173,7 +173,7 @@ def booked_text(a: AppointmentView, settings: Settings) -> str:
 def _told(a: AppointmentView, kind: str, tz: ZoneInfo) -> str:
     why = _unreachable(a)
     if why:
-        return f"\n{why}: tell them another way."
+        return f"\n{why}; tell them another way."
     notices: list[MessageView] = a.current(kind)
     if notices:
         return f"\nThe participant is told at {_clock(notices[0].due_at, tz)}."
