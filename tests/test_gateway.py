@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable
 from datetime import timedelta
 from itertools import count, pairwise
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -175,3 +175,41 @@ async def test_after_a_429_everyone_waits_and_the_reply_is_sent_once_more_after_
         assert sorted(c.chat for c in after) == sorted([refused_chat, later_chat, person.telegram_chat_id])
         assert all(c.at - refused.at >= sandbox.retry_after for c in after), "nothing goes before retry_after is over"
         assert (sandbox.too_many_requests, sender.stats.throttled) == (1, 0)  # the sender was held, never refused
+
+
+class HeldOnTheWay(TimedSandbox):
+    """A "Telegram" that the requests reach only once `released` is set: they are held on the way,
+    as by a slow network, and then all arrive at once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.released = asyncio.Event()
+        self.held = 0
+
+    async def _call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method.lower() == "sendmessage" and not self.released.is_set():
+            self.held += 1
+            await self.released.wait()
+        return await super()._call(method, params)
+
+
+async def test_requests_held_on_the_way_do_not_make_a_burst_when_they_arrive(sqlite_database: Database) -> None:
+    # The limiter gives 5 turns a second, and "Telegram" takes 5 a second.
+    sandbox = HeldOnTheWay(rate_limit=5)
+    async with world(sqlite_database, sandbox=sandbox, limiter=RateLimiter(5, None)) as w:
+        for _ in range(12):
+            await w.due_reminder()
+        sender = w.sender()
+        tick = asyncio.create_task(sender.tick())
+        await eventually(lambda: sandbox.held == 5, "five reminders on their way")
+        # Turns keep coming at 5 a second; had they gone out, ten more would now be on the way. They
+        # wait: a request on its way may arrive at any moment, so it still counts. (This wait can only
+        # make a broken limiter pass, never a working one fail.)
+        await asyncio.sleep(2)
+        assert sandbox.held == 5
+        sandbox.released.set()
+        assert await within(tick, "the sender's tick") == 12
+
+        arrivals = [at for at, _ in sandbox.arrivals]
+        assert len(arrivals) == 12 and max(windows(arrivals)) <= 5
+        assert (sandbox.too_many_requests, sender.stats.throttled) == (0, 0)

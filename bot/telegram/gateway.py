@@ -70,6 +70,7 @@ class Gateway(BaseRequestMiddleware):
         for attempt in (1, 2):
             if not paced or attempt == 2:
                 await self.limiter.acquire(chat, priority)
+            token = await self.limiter.issue()
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
@@ -78,4 +79,6 @@ class Gateway(BaseRequestMiddleware):
                     raise
                 # Answers to a person's own message are few; waiting once is better than dropping one.
                 log.warning("Telegram asked to wait %ss before a reply; waiting", error.retry_after)
+            finally:
+                self.limiter.done(token)
         raise AssertionError("unreachable")

@@ -12,6 +12,9 @@ button press as much as a message from the outbox, takes its turn here (``bot.te
   network jitter); replies may use a small burst (an edit and the next question at once) from a
   bucket that refills at ``per_chat`` a second, so a conversation never waits a second in the
   middle of an answer.
+* **As it goes out:** a request counts again from when it goes out until a second after its
+  answer (`issue`), as it may reach Telegram at any time in between: requests whose turns came
+  evenly but that arrive together (after a busy moment, a slow connection) still keep to ``rate``.
 * **429:** everything pauses for ``retry_after``.
 
 `rate` None means no limit (to measure the rest of the stack).
@@ -45,7 +48,9 @@ class RateLimiter:
         self.per_chat = per_chat
         self._interval = 1.0 / rate if rate else 0.0
         self._window = max(1, math.floor(rate)) if rate else 0
-        self._recent: deque[float] = deque()  # monotonic times of the sends of the last second
+        self._recent: deque[float] = deque()  # monotonic times of the turns given in the last second
+        self._in_flight: set[object] = set()  # requests on their way to Telegram
+        self._answered: deque[float] = deque()  # monotonic times of the answers of the last second
         self._next = 0.0  # monotonic time of the next free bulk slot
         self._paused_until = 0.0
         self._chat_interval = PER_CHAT_MARGIN / per_chat if per_chat else 0.0
@@ -78,6 +83,34 @@ class RateLimiter:
                     break  # else a reply to this chat went while this waited for its slot
         self._sent(chat_id)
 
+    async def issue(self) -> object:
+        """The last check, as the request goes out: never more than `rate` that may arrive within one second.
+
+        A request reaches Telegram some time between going out and its answer coming back, and
+        requests given their turns evenly can arrive together (after a busy moment, a slow
+        connection). So one that is on its way, or was answered less than a second ago, may
+        have arrived in the same second as this one will: while `rate` of those exist, this waits.
+        Hand the returned token to `done` when the answer is in.
+        """
+        token = object()
+        if not self._window:
+            return token
+        while True:
+            now = time.monotonic()
+            answered = self._answered
+            while answered and answered[0] <= now - 1.0:
+                answered.popleft()
+            if len(answered) + len(self._in_flight) < self._window:
+                self._in_flight.add(token)
+                return token
+            # Room comes when an answer turns a second old, or sooner when one comes in.
+            await asyncio.sleep(min(answered[0] + 1.0 - now, 0.005) if answered else 0.005)
+
+    def done(self, token: object) -> None:
+        if token in self._in_flight:
+            self._in_flight.discard(token)
+            self._answered.append(time.monotonic())
+
     def pause(self, seconds: float) -> None:
         """Telegram answered 429: nothing is sent for `seconds`."""
         until = time.monotonic() + seconds
@@ -105,18 +138,21 @@ class RateLimiter:
         while (wait := self._paused_until - time.monotonic()) > 0:
             await asyncio.sleep(wait)
 
+    def _window_full(self, now: float) -> bool:
+        if not self._window:
+            return False
+        recent = self._recent
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        return len(recent) >= self._window
+
     async def _window_room(self) -> None:
         while True:
             await self._wait_pause()
-            if not self._window:
-                return
             now = time.monotonic()
-            recent = self._recent
-            while recent and recent[0] <= now - 1.0:
-                recent.popleft()
-            if len(recent) < self._window:
+            if not self._window_full(now):
                 return
-            await asyncio.sleep(recent[0] + 1.0 - now)
+            await asyncio.sleep(self._recent[0] + 1.0 - now)
 
     async def _bulk_slot(self) -> None:
         while True:
@@ -129,11 +165,15 @@ class RateLimiter:
                 self._next = slot + self._interval
                 if slot > now:
                     await asyncio.sleep(slot - now)
-            if self._paused_until > time.monotonic() or self._replies_waiting:
+            now = time.monotonic()
+            if self._paused_until > now or self._replies_waiting:
                 continue  # Telegram asked everyone to wait, or a reply came first: queue again
-            await self._window_room()
-            if not self._replies_waiting:
-                return
+            if self._window_full(now):
+                # Wait for room, then queue again for a spaced slot: waiters that all woke when the
+                # window freed would otherwise go together, and repeat a burst every second.
+                await asyncio.sleep(self._recent[0] + 1.0 - now)
+                continue
+            return
 
     async def _chat_room(self, chat_id: int | None, *, reply: bool) -> None:
         if chat_id is None or not self._chat_interval:
