@@ -17,6 +17,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bot import lazy_aiogram
 from bot.config import Settings
 from bot.conversation.core import Conversations
 from bot.features import load_features
@@ -68,6 +69,7 @@ class Stegvis:
         sandbox), every request paced by the one gateway."""
         if not self.settings.telegram_bot_token:
             raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
+        lazy_aiogram.warm_up()
         session = session or AiohttpSession(api=TelegramAPIServer.from_base(self.settings.telegram_api_url))
         session.middleware(Gateway(self.limiter))
         return Bot(self.settings.telegram_bot_token, session=session, default=DefaultBotProperties(link_preview_is_disabled=True))

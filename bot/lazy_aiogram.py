@@ -6,6 +6,11 @@ about 110 MB and several seconds of CPU, for the 30 or so types Stegvis ever mee
 ``model_rebuild`` of an aiogram model only keeps the namespace aiogram hands it, and pydantic
 builds each model from that namespace the first time it is used (its deferred build).
 
+The types a running bot meets are built once it is made (`warm_up`, from ``Stegvis.create_bot``):
+before ``gc.freeze()`` settles start-up's objects, and not in the middle of the first sends,
+where building half of them at once would stall the event loop and bunch the sends queued
+meanwhile into a burst Telegram answers with 429.
+
 This must be imported before aiogram: ``bot/__init__.py`` does. aiogram and pydantic are pinned
 (constraints.txt); tests/test_lazy_aiogram.py checks that the types still parse and serialize,
 and that the build stays lazy, so a release that changes either is caught.
@@ -35,3 +40,16 @@ def install() -> None:
     if not getattr(BaseModel.model_rebuild, "__stegvis_lazy__", False):
         _rebuild.__stegvis_lazy__ = True  # type: ignore[attr-defined]
         BaseModel.model_rebuild = classmethod(_rebuild)  # type: ignore[method-assign, assignment]
+
+
+def warm_up() -> None:
+    """Build the schemas of what a running bot parses and sends (and, with them, what they refer to)."""
+    from aiogram import methods, types
+    from aiogram.methods.base import Response
+
+    for model in (types.Update, types.User, types.WebhookInfo, types.BotCommand):
+        model.__pydantic_validator__.validate_python  # noqa: B018 - touching it builds it
+    for method in (methods.SendMessage, methods.EditMessageText, methods.AnswerCallbackQuery, methods.GetUpdates, methods.SetMyCommands, methods.GetMe):
+        method.__pydantic_validator__.validate_python  # noqa: B018
+        # aiogram reads each answer as Response[<what the method returns>], a model of its own.
+        Response[method.__returning__].__pydantic_validator__.validate_python  # type: ignore[name-defined]  # noqa: B018
