@@ -21,8 +21,10 @@ The updates are what active participants send, round after round: every particip
 then every participant's press on the language picker, then every participant's free text.
 They are fed as aiogram's polling loop feeds them with ``tasks_concurrency_limit=N``: one task per
 update, at most ``--concurrency`` N in flight, the next started as soon as one finishes. With N at
-most the number of participants, one participant's updates are never in flight together, so
-they run in the order sent. Every pass counts the Bot API calls by method and checks them
+most the number of participants, a participant's next update starts only after all the others'
+between it and their previous one, so the two are in flight together only when the previous one
+took longer than those (a stall); the bench counts such overlaps, and Stegvis keeps them in
+order itself (``bot/telegram/ordering.py``), as it must for real polling. Every pass counts the Bot API calls by method and checks them
 against what each side must make (5 per participant-round on the full stack and the fair bare
 side, 3 on the plain one); a line starting with WARNING says when counts, order or errors are off.
 
@@ -212,7 +214,7 @@ def make_updates(chat_ids: list[int], rounds: int) -> list[Update]:
     updates: list[Update] = []
     for _ in range(rounds):
         # One kind for everyone before the next kind: a participant's next update comes
-        # len(chat_ids) places later, so it cannot be in flight beside their previous one.
+        # len(chat_ids) places later, so it is rarely in flight beside their previous one.
         for kind in (language_command, picker_press, free_text):
             updates += [kind(chat_id) for chat_id in chat_ids]
     return updates
@@ -347,7 +349,7 @@ def problems(side: Side, label: str, done: Pass, participant_rounds: int) -> lis
     if done.calls != want:
         lines.append(f"WARNING: {side.name}, {label}: {calls_text(done.calls)} Bot API calls, expected {calls_text(want)}")
     if done.overlaps:
-        lines.append(f"WARNING: {side.name}, {label}: {done.overlaps} updates started while the same participant had one in flight")
+        lines.append(f"WARNING: {side.name}, {label}: {done.overlaps} updates started while the same participant had one in flight (a stall; the counts say whether the order held)")
     if done.unhandled:
         lines.append(f"WARNING: {side.name}, {label}: {done.unhandled} updates unhandled")
     if done.errors:

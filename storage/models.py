@@ -29,9 +29,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column; attach a time zone first")
-        value = value.astimezone(timezone.utc)
+        if value.tzinfo is not timezone.utc:  # most already are: the clock and the parsers give UTC
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column; attach a time zone first")
+            value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:

@@ -39,7 +39,8 @@ class Recipient:
         return cls(RecipientKind.PARTICIPANT, participant_id)
 
     def __str__(self) -> str:
-        return f"{RecipientKind(self.kind).value}:{self.address if self.kind == RecipientKind.EMAIL else self.id}"
+        kind = RecipientKind(self.kind)
+        return f"{kind.value}:{self.address if kind is RecipientKind.EMAIL else self.id}"
 
 
 @dataclass(frozen=True)
