@@ -12,7 +12,7 @@ message is far up the chat, perhaps in another language) or left as it is on scr
 (``then="quiet"``). A press on a button of a run lower in the stack answers that run, and the runs
 above it are dropped. Each run records the flow's id and version it started on.
 
-**Refs.** A run may be about one thing outside the conversation (a booking, a session): the
+**Refs.** A run may be about one thing outside the conversation (a thing in the calendar, say): the
 caller starts it with a ``ref`` (short ASCII, e.g. ``7v2``). The ref is kept in the run, carried in
 every button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every event, so a press
 is tied to that one thing: a press whose ref is not the waiting question's is a press on an old

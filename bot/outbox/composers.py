@@ -5,7 +5,7 @@ The sender knows none of them by name: it reads a row's ``composer``, ``subject_
 
 * A `Composer` writes one kind of message (``<feature>.<message>``): the engine's sprint for it,
   in the recipient's language, and the event that says it went out.
-* A `SubjectRule` says when messages about one kind of subject (a booking, a session) must not go out
+* A `SubjectRule` says when messages about one kind of subject (a thing in the calendar, say) must not go out
   any more: `stale` just before sending, `withdraw_stale` in bulk for the housekeeping job.
 * `Recipients` finds the people of one recipient kind (``participant``): their chat, their
   language, whether they may be sent to now, and what a block (403) means for them.
