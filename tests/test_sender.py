@@ -91,6 +91,22 @@ class TimedSandbox(BotAPISandbox):
         return [(c.at, c.chat) for c in self.calls if c.method == "sendMessage" and c.status == 200]
 
 
+class HeldOnTheWay(TimedSandbox):
+    """A "Telegram" that the requests reach only once `released` is set: they are held on the way,
+    as by a slow network, and then all arrive at once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.released = asyncio.Event()
+        self.held = 0
+
+    async def _call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method.lower() == "sendmessage" and not self.released.is_set():
+            self.held += 1
+            await self.released.wait()
+        return await super()._call(method, params)
+
+
 class RecordingLimiter(RateLimiter):
     """The real limiter, also noting each turn it gives: (time.monotonic(), chat, priority)."""
 
@@ -670,9 +686,11 @@ async def test_claims_of_a_dead_sender_are_taken_again_after_the_lease(database:
 
 
 async def test_a_long_tick_renews_its_claims(sqlite_database: Database) -> None:
-    # 3 a second: the ten rows of one claim are in hand for three seconds; a heartbeat comes every
-    # third of the lease (0.5 s).
-    async with world(sqlite_database, send_rate=3) as w:
+    # The ten rows of one claim are in hand while "Telegram" holds their sends; a heartbeat comes
+    # every third of the lease (0.5 s).
+    # "Telegram" holds the sends until the renewal is seen, so the rows stay in hand however slowly this runs.
+    sandbox = HeldOnTheWay()
+    async with world(sqlite_database, sandbox=sandbox, send_rate=3) as w:
         ids = [(await w.due_reminder())[2].id for _ in range(10)]
         sender = w.sender(lease=timedelta(seconds=1.5))
         claimed_at = w.clock.now()
@@ -701,6 +719,7 @@ async def test_a_long_tick_renews_its_claims(sqlite_database: Database) -> None:
             assert claimed_at < renewed_at + timedelta(seconds=1) - sender.lease <= renewed_at
             assert await outbox.reclaim_expired(session, now=renewed_at + timedelta(seconds=1), lease=sender.lease) == 0
             await session.rollback()
+        sandbox.released.set()
         async with asyncio.timeout(DEADLINE):
             assert await tick == 10
         assert len(w.sandbox.sent_messages()) == 10

@@ -70,7 +70,7 @@ class Gateway(BaseRequestMiddleware):
         for attempt in (1, 2):
             if not paced or attempt == 2:
                 await self.limiter.acquire(chat, priority)
-            token = await self.limiter.issue()
+            token = await self.limiter.issue(chat)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:

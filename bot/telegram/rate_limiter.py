@@ -15,6 +15,7 @@ button press as much as a message from the outbox, takes its turn here (``bot.te
 * **As it goes out:** a request counts again from when it goes out until a second after its
   answer (`issue`), as it may reach Telegram at any time in between: requests whose turns came
   evenly but that arrive together (after a busy moment, a slow connection) still keep to ``rate``.
+  For the same reason a chat's interval counts from the answer to its last message.
 * **429:** everything pauses for ``retry_after``.
 
 `rate` None means no limit (to measure the rest of the stack).
@@ -49,7 +50,7 @@ class RateLimiter:
         self._interval = 1.0 / rate if rate else 0.0
         self._window = max(1, math.floor(rate)) if rate else 0
         self._recent: deque[float] = deque()  # monotonic times of the turns given in the last second
-        self._in_flight: set[object] = set()  # requests on their way to Telegram
+        self._in_flight: dict[object, int | None] = {}  # requests on their way to Telegram, and their chats
         self._answered: deque[float] = deque()  # monotonic times of the answers of the last second
         self._next = 0.0  # monotonic time of the next free bulk slot
         self._paused_until = 0.0
@@ -83,17 +84,19 @@ class RateLimiter:
                     break  # else a reply to this chat went while this waited for its slot
         self._sent(chat_id)
 
-    async def issue(self) -> object:
+    async def issue(self, chat_id: int | None = None) -> object:
         """The last check, as the request goes out: never more than `rate` that may arrive within one second.
 
         A request reaches Telegram some time between going out and its answer coming back, and
         requests given their turns evenly can arrive together (after a busy moment, a slow
         connection). So one that is on its way, or was answered less than a second ago, may
         have arrived in the same second as this one will: while `rate` of those exist, this waits.
-        Hand the returned token to `done` when the answer is in.
+        Hand the returned token to `done` when the answer is in; the chat's interval then counts
+        from the answer, so the next message to `chat_id` cannot arrive less than it after this one.
         """
         token = object()
         if not self._window:
+            self._in_flight[token] = chat_id
             return token
         while True:
             now = time.monotonic()
@@ -101,15 +104,20 @@ class RateLimiter:
             while answered and answered[0] <= now - 1.0:
                 answered.popleft()
             if len(answered) + len(self._in_flight) < self._window:
-                self._in_flight.add(token)
+                self._in_flight[token] = chat_id
                 return token
             # Room comes when an answer turns a second old, or sooner when one comes in.
             await asyncio.sleep(min(answered[0] + 1.0 - now, 0.005) if answered else 0.005)
 
     def done(self, token: object) -> None:
-        if token in self._in_flight:
-            self._in_flight.discard(token)
-            self._answered.append(time.monotonic())
+        if token not in self._in_flight:
+            return
+        chat_id = self._in_flight.pop(token)
+        now = time.monotonic()
+        self._answered.append(now)
+        if chat_id in self._chats:
+            _last, tokens = self._chats[chat_id]
+            self._chats[chat_id] = (now, tokens)
 
     def pause(self, seconds: float) -> None:
         """Telegram answered 429: nothing is sent for `seconds`."""
