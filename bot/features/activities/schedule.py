@@ -14,7 +14,7 @@ Sunday (some versions list every Sunday as a Swedish holiday; ``include_sundays=
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -59,7 +59,9 @@ class Session:
 def _holidays_of(year: int) -> dict[date, str]:
     import holidays
 
-    found = holidays.country_holidays("SE", years=year, categories=HOLIDAY_CATEGORIES, include_sundays=False)
+    # Named in English, like the rest of what the CLI says; without `language` the names follow
+    # the process's locale (Swedish where LANG is unset).
+    found = holidays.country_holidays("SE", years=year, categories=HOLIDAY_CATEGORIES, include_sundays=False, language="en_US")
     return dict(found.items())
 
 
@@ -100,7 +102,3 @@ def nearest(plan: Plan, day: date, tz: ZoneInfo, *, weeks: int = 8) -> tuple[Ses
     before = [s for s in sessions(plan, day - span, day - timedelta(days=1), tz)]
     after = [s for s in sessions(plan, day + timedelta(days=1), day + span, tz)]
     return (before[-1] if before else None), (after[0] if after else None)
-
-
-def session_days(found: Iterable[Session]) -> list[date]:
-    return sorted({s.day for s in found})
