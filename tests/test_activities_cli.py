@@ -9,29 +9,21 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from tests import test_appointments_cli as appointments_cli
 from tests.test_appointments_cli import as_json, error_of
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = "2027-01-04T12:00+01:00"
 ADD = ("activity", "add", "--name", "Språkcafé", "--organisation", "Röda Korset", "--place", "Nygatan 19", "--weekly", "tue 10:00", "--weekly", "torsdag 13:30")
 
 
 def stegvis(tmp_path: Path, *args: str, now: str = NOW) -> subprocess.CompletedProcess[str]:
-    environment = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT),
-        "STEGVIS_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
-        "STEGVIS_TIMEZONE": "Europe/Stockholm",
-        "STEGVIS_QUIET_HOURS": "20:00-08:00",
-        "STEGVIS_FROZEN_TIME": now,
-    }
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=60)
+    """``python -m bot`` as in the appointment CLI's tests, with the clock frozen at ``now``."""
+    return appointments_cli.stegvis(tmp_path, *args, now=now)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.commands import Commands, Context, invalid_option
+from bot.cli.commands import Commands, Context, id_argument, invalid_option
 
 if TYPE_CHECKING:
     from datetime import date
@@ -38,32 +38,24 @@ def add_commands(commands: Commands) -> None:
     activity.command("list", help="the activities with their weekly times and who is enrolled", action=list_them, human=activities_table, options=OPTIONS)
 
     sessions = activity.command("sessions", help="the sessions of an activity, cancelled ones marked", action=sessions_of, human=sessions_table, options=OPTIONS)
-    sessions.add_argument("id", type=_id, metavar="ID")
+    sessions.add_argument("id", type=id_argument, metavar="ID")
     sessions.add_argument("--from", dest="first", metavar="DATE", help="from this day, YYYY-MM-DD (default today)")
     sessions.add_argument("--to", dest="last", metavar="DATE", help="to this day, YYYY-MM-DD (default four weeks on)")
 
     enrol = activity.command("enrol", help="enrol a participant: they are told when a session is cancelled", action=enrol_it, human=enrolled_text, options=OPTIONS)
-    enrol.add_argument("id", type=_id, metavar="ID")
-    enrol.add_argument("--participant", required=True, type=_id, metavar="ID")
+    enrol.add_argument("id", type=id_argument, metavar="ID")
+    enrol.add_argument("--participant", required=True, type=id_argument, metavar="ID")
     enrol.add_argument("--from", dest="from_date", metavar="DATE", help="the first day they take part, YYYY-MM-DD (default today)")
 
     leave = activity.command("leave", help="a participant leaves the activity from today", action=leave_it, human=left_text, options=OPTIONS)
-    leave.add_argument("id", type=_id, metavar="ID")
-    leave.add_argument("--participant", required=True, type=_id, metavar="ID")
+    leave.add_argument("id", type=id_argument, metavar="ID")
+    leave.add_argument("--participant", required=True, type=id_argument, metavar="ID")
 
     cancel = activity.command("cancel-session", help="cancel the session on a date: every enrolled participant is told", action=cancel_it, human=cancelled_text, options=OPTIONS)
-    cancel.add_argument("id", type=_id, metavar="ID")
+    cancel.add_argument("id", type=id_argument, metavar="ID")
     cancel.add_argument("--date", required=True, metavar="DATE", help="the session's day, YYYY-MM-DD")
     cancel.add_argument("--reason", help="why; shown to participants, so nothing sensitive (at most 200 characters)")
 
-
-def _id(text: str) -> int:
-    from bot.validation import parse_id
-
-    try:
-        return parse_id(text, what=None)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _date(field: str, text: str | None) -> date | None:
