@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -215,7 +216,7 @@ def _why_not_told(status: ParticipantStatus | None, due: datetime, starts_at: da
     return None
 
 
-def _not_a_session(activity: Activity, day: date, plan: schedule.Plan, tz: object) -> str:
+def _not_a_session(activity: Activity, day: date, plan: schedule.Plan, tz: ZoneInfo) -> str:
     weekly = ", ".join(str(rule) for rule in plan.rules)
     if day < activity.starts_on:
         why = f"activity {activity.id} starts on {activity.starts_on.isoformat()}"
@@ -225,8 +226,8 @@ def _not_a_session(activity: Activity, day: date, plan: schedule.Plan, tz: objec
         why = f"it is a holiday ({schedule.holiday(day)}) and activity {activity.id} is not held on holidays"
     else:
         why = f"activity {activity.id} meets {weekly}"
-    before, after = schedule.nearest(plan, day, tz)  # type: ignore[arg-type]
-    near = " and ".join(shown(s.starts_at, tz) for s in (before, after) if s is not None)  # type: ignore[arg-type]
+    before, after = schedule.nearest(plan, day, tz)
+    near = " and ".join(shown(s.starts_at, tz) for s in (before, after) if s is not None)
     return f"{day.isoformat()} is not a session day: {why}; the nearest sessions are {near}" if near else f"{day.isoformat()} is not a session day: {why}"
 
 
