@@ -187,3 +187,20 @@ async def test_cancel_session_refusals_change_nothing(database: Database) -> Non
             await call(w, services.cancel_session, activity_id=aid, day=date(2027, 2, 9), reason="sjuk\u202e")
         assert (refused.value.field, refused.value.message) == ("reason", "contains a hidden text-direction character (U+202E); remove it")
         assert await counts(w) == before
+
+
+async def test_a_notice_to_someone_who_left_before_that_day_is_withdrawn(sqlite_database: Database) -> None:
+    async with world(sqlite_database, now=NOW, quiet_hours="20:00-08:00") as w:
+        person = await w.participant()
+        aid = await activity(w)
+        await call(w, services.enrol, activity_id=aid, participant_id=person.id)
+        w.clock.advance(timedelta(hours=12))  # Monday 21:00: the notice waits for the morning
+        cancelled = await call(w, services.cancel_session, activity_id=aid, day=date(2027, 2, 4))
+        assert cancelled.notices[0].due_at == datetime(2027, 2, 2, 7, 0, tzinfo=timezone.utc)
+        await call(w, services.leave, activity_id=aid, participant_id=person.id)  # from Monday on
+        w.clock.advance(timedelta(hours=11))
+        await w.sender().tick()
+        async with w.database.sessions() as session:
+            row = await session.scalar(select(OutboxMessage))
+        assert (row.status, row.last_error) == (OutboxStatus.CANCELLED, "withdrawn: the participant is no longer enrolled that day")
+        assert w.delivered(person.telegram_chat_id) == []
