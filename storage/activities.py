@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, time
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, ActivityRule, CancelledSession, Enrolment, OutboxMessage, OutboxStatus
+from storage.models import Activity, ActivityRule, CancelledSession, Enrolment
 
 
 async def add_activity(
@@ -98,23 +98,3 @@ async def add_cancellation(session: AsyncSession, activity_id: int, day: date, r
     session.add(cancelled)
     await session.flush()
     return cancelled
-
-
-async def pending_about(session: AsyncSession, subject_kind: str) -> list[OutboxMessage]:
-    """Pending outbox rows about one kind of subject, for a rule that decides staleness in Python."""
-    query = select(OutboxMessage).where(OutboxMessage.subject_kind == subject_kind, OutboxMessage.status == OutboxStatus.PENDING)
-    return list(await session.scalars(query.order_by(OutboxMessage.id)))
-
-
-async def withdraw(session: AsyncSession, reasons: dict[int, str]) -> int:
-    """Cancel these outbox rows (id → why), each only while still pending (a sender may have claimed it meanwhile)."""
-    withdrawn = 0
-    for row_id, reason in sorted(reasons.items()):
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.CANCELLED, last_error=reason)
-            .execution_options(synchronize_session=False)
-        )
-        withdrawn += result.rowcount
-    return withdrawn

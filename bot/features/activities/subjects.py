@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.features.activities.messages import SUBJECT, CancelledDay
 from bot.features.activities.schedule import Plan, WeeklyRule, on_day
 from storage import activities as store
+from storage import outbox
 from storage.models import Activity, OutboxMessage
 
 
@@ -60,7 +61,7 @@ class SessionSubjects:
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
         # A session's start follows from weekly rules in local time, which SQL cannot work out on
         # both backends: decide in Python. There are few such rows (one per participant per cancellation).
-        rows = await store.pending_about(session, SUBJECT)
+        rows = await outbox.pending_about(session, SUBJECT)
         subjects = await self.load(session, {row.subject_id for row in rows if row.subject_id is not None})
         reasons = {row.id: self.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
-        return await store.withdraw(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
+        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
