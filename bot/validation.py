@@ -319,6 +319,11 @@ def _part_problem(part: str, side: str, allowed: Callable[[str], bool]) -> str |
 # Showing what was typed
 
 
+def quoted(text: str) -> str:
+    """What was typed, shown in a refusal: in double quotes, invisible characters as <U+XXXX>, long text cut."""
+    return _quoted(text)
+
+
 def _quoted(text: str) -> str:
     """``text`` in double quotes for a message, with invisible characters as <U+XXXX> and long text cut."""
     shown = "".join(f"<U+{ord(character):04X}>" if _character_problem(character) or (character.isspace() and character != " ") else character for character in text[:_SHOWN_MAX])

@@ -10,10 +10,10 @@ nothing else from the Telegram profile is stored.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -234,3 +234,67 @@ class OutboxMessage(Base):
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+
+
+class Activity(Base):
+    """A weekly group activity (a language café, a work-training group) that participants enrol in.
+
+    Its sessions are not stored: they follow from its weekly rules in local time, between
+    ``starts_on`` and ``ends_on``, without Swedish public holidays unless ``on_holidays``
+    (``bot/features/activities/schedule.py``). Only cancelled sessions are stored.
+    """
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int]
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+    on_holidays: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    rules: Mapped[list[ActivityRule]] = relationship(order_by="(ActivityRule.weekday, ActivityRule.local_time)", lazy="selectin")
+
+
+class ActivityRule(Base):
+    """One weekly session of an activity: a weekday (0 Monday … 6 Sunday) and a local time."""
+
+    __tablename__ = "activity_rules"
+    __table_args__ = (UniqueConstraint("activity_id", "weekday", "local_time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    weekday: Mapped[int]
+    local_time: Mapped[time]
+
+
+class Enrolment(Base):
+    """A participant takes part in an activity from ``from_date`` until the day before ``left_date``."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (Index("ix_enrolments_activity_participant", "activity_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    from_date: Mapped[date]
+    left_date: Mapped[date | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CancelledSession(Base):
+    """The sessions of an activity on one local date are cancelled (a holiday trip, a leader ill)."""
+
+    __tablename__ = "cancelled_sessions"
+    __table_args__ = (UniqueConstraint("activity_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    local_date: Mapped[date]
+    reason: Mapped[str | None] = mapped_column(String(200))
+    cancelled_at: Mapped[datetime]

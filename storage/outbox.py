@@ -163,6 +163,26 @@ async def withdraw_pending(session: AsyncSession, subject: Subject, composers: C
 # ---- sending: claiming rows and recording what became of them --------------------------------
 
 
+async def pending_about(session: AsyncSession, subject_kind: str) -> list[OutboxMessage]:
+    """Pending outbox rows about one kind of subject, for a rule that decides staleness in Python."""
+    query = select(OutboxMessage).where(OutboxMessage.subject_kind == subject_kind, OutboxMessage.status == OutboxStatus.PENDING)
+    return list(await session.scalars(query.order_by(OutboxMessage.id)))
+
+
+async def withdraw_rows(session: AsyncSession, reasons: dict[int, str]) -> int:
+    """Cancel these outbox rows (id → why), each only while still pending (a sender may have claimed it meanwhile)."""
+    withdrawn = 0
+    for row_id, reason in sorted(reasons.items()):
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.CANCELLED, last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        withdrawn += result.rowcount
+    return withdrawn
+
+
 async def claim(session: AsyncSession, *, worker: str, now: datetime, limit: int) -> list[OutboxMessage]:
     """Take up to `limit` due rows for `worker` (status ``sending``), oldest due first.
 

@@ -25,7 +25,7 @@ HEADER = "participant_id,date,time,place,title,remind"
 BIG = "9" * 20  # more than any id a database can hold (SQLite's integers have 64 bits)
 
 
-def stegvis(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def stegvis(tmp_path: Path, *args: str, now: str = NOW) -> subprocess.CompletedProcess[str]:
     environment = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -33,7 +33,7 @@ def stegvis(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "STEGVIS_TIMEZONE": "Europe/Stockholm",
         "STEGVIS_QUIET_HOURS": "20:00-08:00",
         "STEGVIS_REMINDER_LEAD_TIMES": "3d,1d",
-        "STEGVIS_FROZEN_TIME": NOW,
+        "STEGVIS_FROZEN_TIME": now,
     }
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=60)
 

@@ -1,4 +1,4 @@
-"""Migration 0003 on a database the old code filled: every outbox row and conversation carried over, and back.
+"""Migrations on databases the old code filled: 0003 carries every outbox row and conversation over (and back); 0004 adds the activities' tables.
 
 The database is upgraded to 0002 only, filled the way the code of that time wrote its rows
 (reminders keyed ``appointment:7:v2:1d``, notices ``appointment:7:v2:moved``, a conversation
@@ -297,3 +297,58 @@ async def test_downgrade_to_0002_gives_back_the_old_rows_and_schema(old_database
     async with old_database.sessions() as session:
         keys = {row.id: row.idempotency_key for row in await session.scalars(select(OutboxMessage))}
     assert keys == NEW_KEYS
+
+
+# Migration 0004: the activities' four tables, on a database 0003 filled.
+
+ACTIVITY_TABLES = {"activities", "activity_rules", "enrolments", "cancelled_sessions"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+async def database_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database at revision 0003 with a participant, an appointment and a reminder in the outbox."""
+    async with backend(request.param, tmp_path, upgrade=False) as database:
+        await _migrate(database, "0003")
+        async with database.sessions() as session:
+            session.add(Caseworker(id=1, name="Karin", email=None, created_at=NOW))
+            session.add(Participant(id=1, name="Amina", caseworker_id=1, language="so", telegram_chat_id=1001, status="active", created_at=NOW, updated_at=NOW))
+            await session.flush()
+            session.add(Appointment(id=7, participant_id=1, starts_at=LATER, place="Nygatan 19", version=1, status="booked", created_at=NOW, updated_at=NOW))
+            await session.flush()
+            reminder = Planned(Recipient.participant(1), "appointment.reminder", NOW, Subject("appointment", 7, 1), "1d", payload={"lead": "1d"})
+            assert await outbox.enqueue(session, reminder, now=NOW)
+            await session.commit()
+        yield database
+
+
+async def _kept_rows(database: Database) -> list[Any]:
+    async with database.engine.connect() as conn:
+        return [
+            (await conn.execute(select(table).order_by(*table.primary_key.columns))).all()
+            for table in (Participant.__table__, Appointment.__table__, OutboxMessage.__table__)
+        ]
+
+
+async def test_0004_adds_the_activity_tables_and_keeps_every_row(database_at_0003: Database) -> None:
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    assert not ACTIVITY_TABLES & old_shape.keys()
+
+    await _migrate(database_at_0003, "0004")
+
+    assert await _revision(database_at_0003) == "0004"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    shape = await _schema_shape(database_at_0003)
+    assert ACTIVITY_TABLES <= shape.keys()
+    assert {name: old_shape[name] for name in old_shape} == {name: shape[name] for name in old_shape}
+
+
+async def test_0004_downgrades_to_0003_and_up_again(database_at_0003: Database) -> None:
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    await _migrate(database_at_0003, "0004")
+    await _migrate(database_at_0003, "0003", "downgrade")
+    assert await _revision(database_at_0003) == "0003"
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []

@@ -167,6 +167,16 @@ def to_json(result: Any, settings: Settings) -> Any:
     return as_json(settings.tz) if as_json is not None else result
 
 
+def id_argument(text: str) -> int:
+    """An argparse ``type`` for a record's id (``ID`` positionals, ``--participant``)."""
+    from bot.validation import parse_id
+
+    try:
+        return parse_id(text, what=None)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def invalid_option(field_name: str, parse: Callable[[], Any]) -> Any:
     """Run a parser for one input; its ValueError becomes the service error about that input."""
     from bot.services import invalid

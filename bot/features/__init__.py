@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 FEATURES = (
     "participants",
     "appointments",
+    "activities",
 )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.cli.commands import Commands, Context, invalid_option
+from bot.cli.commands import Commands, Context, id_argument, invalid_option
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -28,24 +28,24 @@ def add_commands(commands: Commands) -> None:
     appointment = commands.group("appointment", help="book appointments; participants are reminded before them")
 
     add = appointment.command("add", help="book an appointment and plan its reminders", action=book, human=booked_text, options=AT)
-    add.add_argument("--participant", required=True, type=_id, metavar="ID")
+    add.add_argument("--participant", required=True, type=id_argument, metavar="ID")
     add.add_argument("--at", required=True, metavar="TIME", help=AT_HELP)
     add.add_argument("--place", required=True, help="where; shown to the participant (at most 200 characters)")
     add.add_argument("--title", help="what; shown to the participant, so nothing sensitive (at most 200 characters)")
     add.add_argument("--remind", action="append", metavar="LEAD", help="when to remind, e.g. 3d, 1d, 2h or 30m; repeat for more (default STEGVIS_REMINDER_LEAD_TIMES)")
 
     move = appointment.command("move", help="move an appointment: fresh reminders and a notice of the new time", action=move_to, human=moved_text, options=AT)
-    move.add_argument("id", type=_id, metavar="ID")
+    move.add_argument("id", type=id_argument, metavar="ID")
     move.add_argument("--at", required=True, metavar="TIME", help=AT_HELP)
 
     cancel = appointment.command("cancel", help="cancel an appointment: reminders withdrawn, the participant told", action=cancel_it, human=cancelled_text)
-    cancel.add_argument("id", type=_id, metavar="ID")
+    cancel.add_argument("id", type=id_argument, metavar="ID")
 
     listing = appointment.command("list", help="appointments with their reminders and the participant's answer", action=list_them, human=appointments_table)
-    listing.add_argument("--participant", type=_id, metavar="ID")
+    listing.add_argument("--participant", type=id_argument, metavar="ID")
 
     attended = appointment.command("attended", help="record whether the participant came", action=attended_it, human=attended_text)
-    attended.add_argument("id", type=_id, metavar="ID")
+    attended.add_argument("id", type=id_argument, metavar="ID")
     came = attended.add_mutually_exclusive_group(required=True)
     came.add_argument("--yes", dest="attended", action="store_true", help="the participant came")
     came.add_argument("--no", dest="attended", action="store_false", help="the participant did not come")
@@ -53,14 +53,6 @@ def add_commands(commands: Commands) -> None:
     bulk = appointment.command("import", help=f"book many from a CSV file with the header {CSV_HEADER}; all or nothing", action=import_file, human=imported_text)
     bulk.add_argument("file", metavar="FILE.csv")
 
-
-def _id(text: str) -> int:
-    from bot.validation import parse_id
-
-    try:
-        return parse_id(text, what=None)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 @dataclass(frozen=True, repr=False)  # asyncio.run puts its result's repr in a message: keep it short
