@@ -119,10 +119,10 @@ def closed(calendar: ActivityCalendar | None, participant_id: int, day: date, no
     A question about today still answers after the session began: that answer is late, not wrong."""
     if calendar is None or not calendar.enrolled(participant_id, day):
         return NOT_YOURS
-    if day in calendar.cancelled or calendar.starts_at(day, tz) is None:
-        return CANCELLED
     if day != now.astimezone(tz).date():
         return OTHER_DAY
+    if day in calendar.cancelled or calendar.starts_at(day, tz) is None:
+        return CANCELLED
     return None
 
 
