@@ -321,6 +321,26 @@ async def test_an_answer_after_the_session_began_is_recorded_late(bot_at_seven: 
     assert conversation is not None and conversation.flow is None  # no "why?" for a session going on
 
 
+async def test_a_few_words_typed_after_the_session_began_are_recorded_late(bot_at_seven: BotHarness) -> None:
+    user, pid = await joined(bot_at_seven, "fa_AF")
+    aid = await enrolled_activity(bot_at_seven, pid)
+    await asked(bot_at_seven, user)
+    await user.press(t("fa_AF", NO))
+    await user.next_reply()
+    await user.press(t("fa_AF", REASONS["transport"]))
+    assert (await user.next_reply()).text == t("fa_AF", WORDS)
+    clock(bot_at_seven).set(local(TUESDAY, 10, 5))
+    await user.send("بس نیامد")
+    assert (await user.next_reply()).text == t("fa_AF", THANKS)
+    ids = {"activity_id": aid, "date": "2027-02-09"}
+    assert await reports(bot_at_seven, pid) == [
+        ("activity_report", {**ids, "answer": "not_coming", "coming": False}),
+        ("activity_report", {**ids, "answer": "transport", "reason": "transport"}),
+        ("activity_report", {**ids, "text": "بس نیامد", "late": True}),
+        ("flow_completed", {**ids, "flow": "coming_today", "late": True}),
+    ]
+
+
 async def test_an_old_question_a_forged_one_and_one_after_a_cancellation_record_nothing(bot_at_seven: BotHarness) -> None:
     user, pid = await joined(bot_at_seven, "sv")
     other, other_pid = await joined(bot_at_seven, "sv", "Sara Lindqvist")
