@@ -341,6 +341,22 @@ async def test_a_few_words_typed_after_the_session_began_are_recorded_late(bot_a
     ]
 
 
+async def test_two_activities_on_one_day_are_two_questions_each_answering_its_own(bot_at_seven: BotHarness) -> None:
+    user, pid = await joined(bot_at_seven, "ti")
+    cafe = await enrolled_activity(bot_at_seven, pid)
+    training = await enrolled_activity(bot_at_seven, pid, name="Arbetsträning", place="Storgatan 1", weekly=[WeeklyRule(TUE, time(13))])
+    await asked(bot_at_seven, user)
+    await user.wait_for_messages(3)  # the onboarding's last message, then both questions
+    first, second = [m for m in user.messages if m.buttons][-2:]
+    assert {"Språkcafé" in first.text, "Arbetsträning" in second.text} == {True}
+    await user.press(t("ti", YES), message=first)  # the older message: still answers its own activity
+    await user.wait_for(lambda: first.edited)
+    await user.press(t("ti", NO), message=second)
+    await user.wait_for(lambda: second.edited)
+    got = [(e.payload["activity_id"], e.payload.get("coming")) for e in await bot_at_seven.events(pid) if e.type == "activity_report"]
+    assert got == [(cafe, True), (training, False)]
+
+
 async def test_an_old_question_a_forged_one_and_one_after_a_cancellation_record_nothing(bot_at_seven: BotHarness) -> None:
     user, pid = await joined(bot_at_seven, "sv")
     other, other_pid = await joined(bot_at_seven, "sv", "Sara Lindqvist")
