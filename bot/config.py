@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import datetime, time
 from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.features.appointments.timing import DEFAULT_LEAD_TIMES, LeadTime, parse_lead_times
 from bot.outbox.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
+from bot.validation import parse_time
 from storage.clock import SYSTEM_CLOCK, Clock, FrozenClock
 from storage.database import DEFAULT_DATABASE_URL, UnsupportedDatabaseURL, mask_url, parse_url
 
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     webhook_listen: str = Field("127.0.0.1:8080", validation_alias="STEGVIS_WEBHOOK_LISTEN")
     reminder_lead_times: str = Field(DEFAULT_LEAD_TIMES, validation_alias="STEGVIS_REMINDER_LEAD_TIMES")
     quiet_hours: str = Field(DEFAULT_QUIET_HOURS, validation_alias="STEGVIS_QUIET_HOURS")
+    # When the "coming today?" question about a group activity goes out on the session's day
+    # (local time; later when quiet hours last, never less than an hour before the session).
+    activity_question_time: str = Field("08:00", validation_alias="STEGVIS_ACTIVITY_QUESTION_TIME")
     # The outbox sender (bot/sender.py). Telegram allows about 30 messages a second in bulk and
     # about one a second per chat; the defaults stay under both. The rate is per process.
     send_rate: float = Field(25.0, validation_alias="STEGVIS_SEND_RATE")
@@ -122,6 +126,12 @@ class Settings(BaseSettings):
         QuietHours.parse(value)
         return value
 
+    @field_validator("activity_question_time")
+    @classmethod
+    def _activity_question_time(cls, value: str) -> str:
+        parse_time(value)
+        return value
+
     @field_validator("send_rate", mode="before")
     @classmethod
     def _send_rate(cls, value: object) -> float:
@@ -171,6 +181,10 @@ class Settings(BaseSettings):
     @cached_property
     def lead_times(self) -> tuple[LeadTime, ...]:
         return parse_lead_times(self.reminder_lead_times)
+
+    @cached_property
+    def activity_question_at(self) -> time:
+        return parse_time(self.activity_question_time)
 
     @cached_property
     def quiet(self) -> QuietHours | None:

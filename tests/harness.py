@@ -41,6 +41,7 @@ from bot.services import Actor
 from bot.telegram.running import run_webhook, start
 from locales import LANGUAGES
 from storage import repositories as repo
+from storage.clock import SYSTEM_CLOCK, Clock
 from storage.database import Database
 from storage.models import Caseworker, ConsentRecord, Conversation, Event, Invite, Participant
 
@@ -210,12 +211,12 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def start_bot(tmp_path: Path, *, database: Database | None = None, webhook: bool = False) -> AsyncIterator[BotHarness]:
+async def start_bot(tmp_path: Path, *, database: Database | None = None, webhook: bool = False, clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[BotHarness]:
     """The bot running against a fresh sandbox; long polling, or a webhook on 127.0.0.1.
 
     `database`: an upgraded database to run on, e.g. conftest's `database` (SQLite or a PostgreSQL
     schema); its connections are disposed afterwards, its owner still drops it. By default a new
-    SQLite file in `tmp_path`.
+    SQLite file in `tmp_path`. `clock`: the time Stegvis reads (a FrozenClock to move it by hand).
     """
     async with BotAPISandbox(bot_username="stegvis_test_bot") as sandbox:
         overrides: dict[str, Any] = {}
@@ -233,7 +234,7 @@ async def start_bot(tmp_path: Path, *, database: Database | None = None, webhook
             send_rate_per_chat=30,
             **overrides,
         )
-        stegvis = Stegvis.create(settings, database=database)
+        stegvis = Stegvis.create(settings, clock=clock, database=database)
         harness = BotHarness(sandbox, stegvis)
         if webhook:
             harness.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"

@@ -19,13 +19,15 @@ import difflib
 import json
 import os
 import re
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.features.activities import question
+from bot.features.activities.schedule import Plan, WeeklyRule
 from bot.features.appointments import messages as reminder_messages
 from flows.definition import Flow, parse_flow
 from flows.engine import (
@@ -55,6 +57,12 @@ TZ = ZoneInfo("Europe/Stockholm")
 # The appointment the reminder transcripts are about: booked without a title, moved once (version 2).
 APPOINTMENT = Appointment(id=7, version=2, participant_id=1, starts_at=datetime(2026, 11, 24, 10, 30, tzinfo=TZ), place="Nygatan 19", title=None)
 REF = reminder_messages.reference(APPOINTMENT)  # "7v2"
+# The session the coming_today transcripts are about: activity 12 on Tuesday 9 February 2027, 10:00.
+SESSION_DAY = date(2027, 2, 9)
+CALENDAR = question.ActivityCalendar(
+    12, "Språkcafé", "Nygatan 19", Plan((WeeklyRule(1, time(10, 0)),), timedelta(hours=2), date(2027, 1, 1)), frozenset(), ((1, date(2027, 1, 1), None),)
+)
+SESSION_REF = question.reference(CALENDAR.id, SESSION_DAY)  # "12d9901"
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
 MAX_BUTTONS = 6
 
@@ -63,6 +71,8 @@ MAX_BUTTONS = 6
 #   participant   the language stored on the participant when the flow starts (None: not chosen)
 #   appointment   (reminder flow) start tied to APPOINTMENT: ref "7v2", its title, day, time and place
 #                 written the way bot/reminders/messages.py writes them in the transcript's language
+#   session       (coming_today flow) start tied to CALENDAR on SESSION_DAY: ref "12d9901", the
+#                 session's time, the activity's name and place
 #   at            start at this step instead of the flow's start (a notice)
 #   inputs        what happens, in order:
 #     ["start", guess]  Engine.start; the guess is Telegram's app language, used until one is chosen
@@ -261,6 +271,45 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
+    "coming_today": {
+        # «Ja».
+        "coming": {
+            "participant": "{lang}",
+            "session": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:coming_today:ask:coming:{session}"],
+            ],
+        },
+        # «Nej», a reason, and a few words.
+        "not_coming_note": {
+            "participant": "{lang}",
+            "session": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:coming_today:ask:not_coming:{session}"],
+                ["press", "s:coming_today:reason:sick:{session}"],
+                ["text", "Jag har feber."],
+            ],
+        },
+        # «Nej», a reason, «Nej tack»; and what is not an answer on the way.
+        "bad_inputs": {
+            "participant": "{lang}",
+            "session": True,
+            "inputs": [
+                ["start", None],
+                ["text", "kanske"],
+                ["media", "voice"],
+                ["press", "s:coming_today:ask:coming:12d9900"],  # the question of another day: an older message
+                ["press", "s:coming_today:ask:maybe:{session}"],  # forged option
+                ["repeat"],
+                ["press", "s:coming_today:ask:not_coming:{session}"],
+                ["press", "s:coming_today:reason:transport:{session}"],
+                ["press", "s:coming_today:words:skip:{session}"],
+                ["press", "s:coming_today:ask:coming:{session}"],  # stale: the flow has ended
+            ],
+        },
+    },
     "language": {
         # /language, from another language to this one.
         "switch": {
@@ -362,7 +411,7 @@ def record(sprint: Sprint) -> dict[str, Any]:
 
 def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> dict[str, Any]:
     script = SCRIPTS[flow][path]
-    fill = {"lang": code, "other": other_language(code), "ref": REF}
+    fill = {"lang": code, "other": other_language(code), "ref": REF, "session": SESSION_REF}
 
     def filled(value: Any) -> Any:
         return value.format(**fill) if isinstance(value, str) else value
@@ -374,6 +423,10 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
         start["ref"] = REF
         texts = engines[0].catalogs.texts(participant)
         variables = {**VARIABLES, **reminder_messages.variables(APPOINTMENT, texts, TZ)}
+    if script.get("session"):
+        start["ref"] = SESSION_REF
+        texts = engines[0].catalogs.texts(participant)
+        variables = {**VARIABLES, **question.variables(CALENDAR, SESSION_DAY, texts, TZ)}
     state = IDLE
     steps = []
     guess = None  # Telegram's app language, which the bot keeps using until one is chosen

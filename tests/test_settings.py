@@ -137,3 +137,19 @@ def test_a_self_hosted_bot_api_server_may_post_over_http_to_any_port() -> None:
         check_webhook_url("http://127.0.0.1:9000/telegram#x", api_url=local)
     with pytest.raises(SettingsError, match="https://"):
         check_webhook_url("http://127.0.0.1:9000/telegram", api_url=TELEGRAM_API + "/")
+
+
+# When the "coming today?" question goes out
+
+
+def test_the_activity_question_time_is_a_local_time() -> None:
+    from datetime import time
+
+    assert load_settings().activity_question_at == time(8, 0)
+    assert load_settings(activity_question_time="7:45").activity_question_at == time(7, 45)
+
+
+@pytest.mark.parametrize("value", ["25:00", "8", "08:00-09:00", ""])
+def test_a_wrong_activity_question_time_is_named(value: str) -> None:
+    message = _refused(activity_question_time=value)
+    assert "STEGVIS_ACTIVITY_QUESTION_TIME" in message

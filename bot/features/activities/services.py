@@ -20,7 +20,7 @@ from bot.features.activities import schedule
 from bot.features.activities.messages import SESSION_CANCELLED, SUBJECT
 from bot.features.activities.parsing import check_duration
 from bot.features.activities.schedule import Session, WeeklyRule
-from bot.features.activities.subjects import plan_of
+from bot.features.activities.subjects import QuestionSubjects, plan_of
 from bot.features.activities.views import ActivityListing, ActivityView, CancellationView, EnrolmentView, Notice, SessionListing, shown
 from bot.outbox.quiet_hours import next_allowed_moment
 from bot.services import Actor, Conflict, InvalidInput, NotFound, invalid
@@ -200,6 +200,8 @@ async def cancel_session(
         if why_not is None:
             await outbox.enqueue(session, Planned(Recipient.participant(pid), SESSION_CANCELLED, due, subject=Subject(SUBJECT, cancelled.id)), now=now)
         notices.append(Notice(pid, due if why_not is None else None, why_not))
+    # The day's "coming today?" questions not sent yet are withdrawn (their rule sees the cancellation).
+    await QuestionSubjects(tz).withdraw_stale(session, now)
     sessions = tuple(Session(s.day, s.starts_at, s.ends_at, True, reason_text) for s in on_that_day)
     return CancellationView((await _views(session, [activity], today(now, settings)))[0], day, reason_text, sessions, tuple(notices))
 

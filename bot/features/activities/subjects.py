@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.features.activities import question
 from bot.features.activities.messages import SUBJECT, CancelledDay
 from bot.features.activities.schedule import Plan, WeeklyRule, on_day
 from storage import activities as store
@@ -59,9 +60,50 @@ class SessionSubjects:
         return subject.starts_at
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
-        # A session's start follows from weekly rules in local time, which SQL cannot work out on
-        # both backends: decide in Python. There are few such rows (one per participant per cancellation).
-        rows = await outbox.pending_about(session, SUBJECT)
-        subjects = await self.load(session, {row.subject_id for row in rows if row.subject_id is not None})
-        reasons = {row.id: self.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
-        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
+        return await _withdraw_stale(self, session, now)
+
+
+class QuestionSubjects:
+    """A "coming today?" question goes out only for a session that is held that day and has not
+    begun, and only to someone enrolled that day. Its subject is the activity (``activity_day``);
+    the row's version is the day's ordinal."""
+
+    kind = question.SUBJECT
+    too_late = "withdrawn: quiet hours last until the session"
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+
+    async def load(self, session: AsyncSession, ids: Collection[int]) -> dict[int, question.ActivityCalendar]:
+        return await question.load_calendars(question.SessionReader(session), ids)
+
+    def stale(self, row: OutboxMessage, subject: Any | None, now: datetime) -> str | None:
+        calendar = subject
+        if calendar is None or row.subject_version is None:
+            return "withdrawn: the activity no longer exists"
+        day = date.fromordinal(row.subject_version)
+        starts_at = calendar.starts_at(day, self.tz)
+        if day in calendar.cancelled:
+            return "withdrawn: the session was cancelled"
+        if starts_at is None:
+            return "withdrawn: no longer a session day"
+        if starts_at <= now:
+            return "withdrawn: the session has begun"
+        if row.recipient_id is None or not calendar.enrolled(row.recipient_id, day):
+            return "withdrawn: the participant is no longer enrolled that day"
+        return None
+
+    def deadline(self, subject: Any) -> datetime | None:
+        return None  # the subject is the activity, the day is the row's: `stale` refuses once the session began
+
+    async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
+        return await _withdraw_stale(self, session, now)
+
+
+async def _withdraw_stale(rule: SessionSubjects | QuestionSubjects, session: AsyncSession, now: datetime) -> int:
+    # A session's start follows from weekly rules in local time, which SQL cannot work out on
+    # both backends: decide in Python. There are few such rows (one per participant per session day).
+    rows = await outbox.pending_about(session, rule.kind)
+    subjects = await rule.load(session, {row.subject_id for row in rows if row.subject_id is not None})
+    reasons = {row.id: rule.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
+    return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})

@@ -1,0 +1,199 @@
+"""The "coming today?" question: one message on the day of a session, *Ja* · *Nej*, then why and a few words.
+
+Every run of the question (``flows/definitions/coming_today.yaml``) is tied to one activity on
+one local day by its *reference*, ``<activity id>d<days since 2000-01-01>`` (e.g. ``12d9901``):
+it is in each button's callback data and, as ``activity_id`` and ``date``, on every event, so an
+answer always belongs to the day it was asked about. The outbox rows are about the subject
+``activity_day`` (the activity's id, the day's ordinal as the version): one per participant per
+activity per day.
+
+An `ActivityCalendar` is what both rules read: the activity's weekly plan, its cancelled days
+and its enrolments, loaded through a `storage.writer.Reader` (the hot path's store, or a
+session via `SessionReader`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Executable, Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.features.activities.schedule import Plan, WeeklyRule, on_day
+from bot.outbox.composers import Addressee
+from flows.engine import BROKEN, Engine, Run, Sprint
+from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs, Texts
+from locales.format import format_clock
+from storage.models import Activity, ActivityRule, CancelledSession, Enrolment, OutboxMessage
+from storage.writer import ParticipantRow, Reader
+
+FLOW = "coming_today"
+SUBJECT = "activity_day"
+COMING_TODAY = "activity.coming_today"
+REPORT = "activity_report"
+
+# Why a button of the question no longer answers anything (a short pop-up).
+CANCELLED = N_("Den här träffen är inställd.")
+OTHER_DAY = N_("Den frågan gällde en annan dag.")
+NOT_YOURS = BROKEN  # the engine's text for a forged button: existence is not told
+# The reply to an answer given after the session began (the answer is still recorded, marked late).
+LATE = N_("Tack. Träffen har redan börjat; vi har noterat ditt svar.")
+
+EPOCH = date(2000, 1, 1)
+_REFERENCE = re.compile(r"([1-9][0-9]{0,5})d([0-9]{1,5})")
+
+
+def reference(activity_id: int, day: date) -> str:
+    """The ref of the question about the activity on that day, e.g. ``12d9901``."""
+    return f"{activity_id}d{(day - EPOCH).days}"
+
+
+def parse_reference(ref: str | None) -> tuple[int, date] | None:
+    """(activity id, local day) from a ref, or None when it is not one of ours."""
+    match = _REFERENCE.fullmatch(ref or "")
+    return (int(match[1]), EPOCH + timedelta(days=int(match[2]))) if match else None
+
+
+@dataclass(frozen=True)
+class ActivityCalendar:
+    """An activity as the question needs it: its plan, its cancelled days and who is enrolled when."""
+
+    id: int
+    name: str
+    place: str
+    plan: Plan
+    cancelled: frozenset[date]
+    enrolments: tuple[tuple[int, date, date | None], ...]  # (participant, from, left)
+
+    def starts_at(self, day: date, tz: ZoneInfo) -> datetime | None:
+        """The day's first session (UTC), or None when it is not a session day (cancelled or not)."""
+        starts = [s.starts_at for s in on_day(self.plan, day, tz)]
+        return min(starts) if starts else None
+
+    def enrolled(self, participant_id: int, day: date) -> bool:
+        return any(pid == participant_id and first <= day and (left is None or left > day) for pid, first, left in self.enrolments)
+
+
+class SessionReader:
+    """A session as a `storage.writer.Reader`, so the outbox's rule reads what a press reads."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def fetch(self, statement: Executable) -> Sequence[Row[Any]]:
+        return (await self.session.execute(statement)).all()
+
+
+async def load_calendars(reader: Reader, ids: Collection[int]) -> dict[int, ActivityCalendar]:
+    if not ids:
+        return {}
+    wanted = sorted(ids)
+    activities = await reader.fetch(
+        select(Activity.id, Activity.name, Activity.place, Activity.duration_minutes, Activity.starts_on, Activity.ends_on, Activity.on_holidays).where(Activity.id.in_(wanted))
+    )
+    rules = await reader.fetch(select(ActivityRule.activity_id, ActivityRule.weekday, ActivityRule.local_time).where(ActivityRule.activity_id.in_(wanted)))
+    cancelled = await reader.fetch(select(CancelledSession.activity_id, CancelledSession.local_date).where(CancelledSession.activity_id.in_(wanted)))
+    enrolments = await reader.fetch(
+        select(Enrolment.activity_id, Enrolment.participant_id, Enrolment.from_date, Enrolment.left_date).where(Enrolment.activity_id.in_(wanted))
+    )
+    found = {}
+    for a in activities:
+        weekly = tuple(sorted(WeeklyRule(r.weekday, r.local_time) for r in rules if r.activity_id == a.id))
+        plan = Plan(weekly, timedelta(minutes=a.duration_minutes), a.starts_on, a.ends_on, a.on_holidays)
+        found[a.id] = ActivityCalendar(
+            a.id, a.name, a.place, plan,
+            frozenset(c.local_date for c in cancelled if c.activity_id == a.id),
+            tuple((e.participant_id, e.from_date, e.left_date) for e in enrolments if e.activity_id == a.id),
+        )
+    return found
+
+
+def closed(calendar: ActivityCalendar | None, participant_id: int, day: date, now: datetime, tz: ZoneInfo) -> str | None:
+    """Why a button of the question about `day` no longer answers (a msgid), or None while it does.
+
+    A question about today still answers after the session began: that answer is late, not wrong."""
+    if calendar is None or not calendar.enrolled(participant_id, day):
+        return NOT_YOURS
+    if day != now.astimezone(tz).date():
+        return OTHER_DAY
+    if day in calendar.cancelled or calendar.starts_at(day, tz) is None:
+        return CANCELLED
+    return None
+
+
+def variables(calendar: ActivityCalendar, day: date, texts: Texts, tz: ZoneInfo) -> dict[str, str]:
+    """The question's {placeholders}, written the way the participant's language writes them."""
+    starts_at = calendar.starts_at(day, tz)
+    return {
+        "time": format_clock(starts_at, texts.language, tz) if starts_at is not None else "",
+        "activity": calendar.name,
+        "place": calendar.place,
+    }
+
+
+class QuestionRefs:
+    """The conversation core's questions about runs of the question (`bot.registry.RefRule`)."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+
+    async def closed(self, reader: Reader, participant: ParticipantRow, refs: Collection[str], now: datetime) -> dict[str, str]:
+        days = {ref: parse_reference(ref) for ref in refs}
+        found = await load_calendars(reader, {d[0] for d in days.values() if d is not None})
+        reasons = {}
+        for ref, about in days.items():
+            reason = NOT_YOURS if about is None else closed(found.get(about[0]), participant.id, about[1], now, self.tz)
+            if reason is not None:
+                reasons[ref] = reason
+        return reasons
+
+    async def variables(self, reader: Reader, participant: ParticipantRow, ref: str, texts: Texts) -> dict[str, Any]:
+        about = parse_reference(ref)
+        calendar = (await load_calendars(reader, {about[0]})).get(about[0]) if about else None
+        return variables(calendar, about[1], texts, self.tz) if calendar is not None and about is not None else {}
+
+    def same_thing(self, ref: str) -> Callable[[Run], bool]:
+        def about(run: Run) -> bool:
+            return run.flow == FLOW and run.ref == ref
+
+        return about
+
+    def event_payload(self, ref: str) -> dict[str, Any]:
+        about = parse_reference(ref)
+        return {"activity_id": about[0], "date": about[1].isoformat()} if about else {"ref": ref}
+
+    async def late(self, reader: Reader, participant: ParticipantRow, ref: str, now: datetime) -> bool:
+        """Whether an answer to this ref, still open, comes after the session began."""
+        about = parse_reference(ref)
+        calendar = (await load_calendars(reader, {about[0]})).get(about[0]) if about else None
+        starts_at = calendar.starts_at(about[1], self.tz) if calendar is not None and about is not None else None
+        return starts_at is not None and starts_at <= now
+
+
+@dataclass(frozen=True)
+class ComingTodayMessage:
+    """``activity.coming_today``: «Idag kl. 10:00 · Språkcafé · Nygatan 19 / Kommer du?» with *Ja* · *Nej*."""
+
+    engine: Engine
+    catalogs: Catalogs
+    tz: ZoneInfo
+    kind: str = COMING_TODAY
+
+    def compose(self, addressee: Addressee, subject: Any, row: OutboxMessage) -> Sprint:
+        calendar = subject
+        if not isinstance(calendar, ActivityCalendar) or row.subject_id != calendar.id or row.subject_version is None:
+            raise ValueError(f"outbox message {row.id} is about activity {row.subject_id}, not the one given")
+        day = date.fromordinal(row.subject_version)
+        code = addressee.language if addressee.language in LANGUAGES else SOURCE_LANGUAGE
+        texts = self.catalogs.texts(code)
+        return self.engine.start(FLOW, language=code, variables=variables(calendar, day, texts, self.tz), ref=reference(calendar.id, day))
+
+    def sent_event(self, row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any] | None:
+        day = date.fromordinal(row.subject_version or 1)
+        payload = {"outbox_id": row.id, "activity_id": row.subject_id, "date": day.isoformat(), "telegram_message_id": telegram_message_id}
+        return {"type": "activity_question_sent", "participant_id": row.recipient_id, "payload": payload}
