@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.engine import Sprint
+from locales import LANGUAGES, SOURCE_LANGUAGE
 from storage.models import OutboxMessage
 from storage.writer import ParticipantRow
 
@@ -35,6 +36,11 @@ class Addressee:
     quiet_hours: bool  # sent only outside STEGVIS_QUIET_HOURS
     # The participant whose conversation the message continues (its state is stored when sent).
     participant: ParticipantRow | None = None
+
+    @property
+    def language_code(self) -> str:
+        """The language to write in: theirs, or Swedish when they have none Stegvis speaks."""
+        return self.language if self.language in LANGUAGES else SOURCE_LANGUAGE
 
 
 class Composer(Protocol):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.outbox.composers import Addressee
 from flows.engine import IDLE, OutgoingMessage, Sprint
-from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs
+from locales import N_, Catalogs
 from locales.format import format_clock, format_day
 from storage.models import OutboxMessage
 
@@ -51,7 +51,7 @@ class SessionCancelledMessage:
         cancelled = subject
         if not isinstance(cancelled, CancelledDay) or row.subject_id != cancelled.id:
             raise ValueError(f"outbox message {row.id} is about cancelled session {row.subject_id}, not the one given")
-        code = addressee.language if addressee.language in LANGUAGES else SOURCE_LANGUAGE
+        code = addressee.language_code
         texts = self.catalogs.texts(code)
         language = texts.language
         lines = [

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.features.activities.schedule import Plan, WeeklyRule, on_day
 from bot.outbox.composers import Addressee
 from flows.engine import BROKEN, Engine, Run, Sprint
-from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs, Texts
+from locales import N_, Catalogs, Texts
 from locales.format import format_clock
 from storage.models import Activity, ActivityRule, CancelledSession, Enrolment, OutboxMessage
 from storage.writer import ParticipantRow, Reader
@@ -189,7 +189,7 @@ class ComingTodayMessage:
         if not isinstance(calendar, ActivityCalendar) or row.subject_id != calendar.id or row.subject_version is None:
             raise ValueError(f"outbox message {row.id} is about activity {row.subject_id}, not the one given")
         day = date.fromordinal(row.subject_version)
-        code = addressee.language if addressee.language in LANGUAGES else SOURCE_LANGUAGE
+        code = addressee.language_code
         texts = self.catalogs.texts(code)
         return self.engine.start(FLOW, language=code, variables=variables(calendar, day, texts, self.tz), ref=reference(calendar.id, day))
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.outbox.composers import Addressee
 from flows.engine import Engine, Run, Sprint
-from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs, Texts
+from locales import N_, Catalogs, Texts
 from locales.format import format_clock, format_day
 from storage.models import Appointment, AppointmentStatus, OutboxMessage
 from storage.writer import ParticipantRow, Reader
@@ -143,7 +143,7 @@ class AppointmentMessage:
         appointment = subject
         if not isinstance(appointment, Appointment) or row.subject_id != appointment.id:
             raise ValueError(f"outbox message {row.id} is about appointment {row.subject_id}, not the one given")
-        code = addressee.language if addressee.language in LANGUAGES else SOURCE_LANGUAGE
+        code = addressee.language_code
         texts = self.catalogs.texts(code)
         sprint = self.engine.start(REMINDER_FLOW, language=code, variables=variables(appointment, texts, self.tz), at=self.entry, ref=reference(appointment))
         if self.kind == CANCELLED_NOTICE:
