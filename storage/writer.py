@@ -109,6 +109,16 @@ class Reader(Protocol):
         """The rows of a feature's SELECT (SQLAlchemy Core)."""
 
 
+class SessionReader:
+    """An open session as a `Reader`, so a scheduled job or a service reads what a press reads."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def fetch(self, statement: Executable) -> Sequence[Row[Any]]:
+        return (await self.session.execute(statement)).all()
+
+
 class Store(Reader, Protocol):
     async def participant_by_chat(self, chat_id: int) -> ParticipantRow | None: ...
 

@@ -53,10 +53,14 @@ class Conversations:
             return state
         return state.without(lambda run: (run.flow, run.ref or "") in closed)
 
+    def has_step(self, address: ButtonAddress) -> bool:
+        """Whether a button names a step of a flow Stegvis has (forged data names none)."""
+        flow = self.engine.flows.get(address.flow)
+        return flow is not None and address.step in flow.steps
+
     async def why_closed(self, participant: ParticipantRow, address: ButtonAddress, rule: RefRule, now: datetime) -> str | None:
         """Why a press on a ref-bound button no longer answers (a msgid), or None."""
-        flow = self.engine.flows.get(address.flow)
-        if flow is None or address.step not in flow.steps:
+        if not self.has_step(address):
             return BROKEN
         assert address.ref is not None
         return (await rule.closed(self.store, participant, {address.ref}, now)).get(address.ref)

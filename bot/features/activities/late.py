@@ -32,10 +32,9 @@ class LateAnswer(Filter):
 
     async def __call__(self, callback: CallbackQuery, turn: Turn, conversations: Conversations) -> bool:
         address = ButtonAddress.parse(callback.data or "")
-        if address is None or address.flow != FLOW or address.ref is None:
+        if address is None or address.flow != FLOW or address.ref is None or not conversations.has_step(address):
             return False
-        if await conversations.why_closed(turn.participant, address, self.refs, turn.now) is not None:
-            return False  # the core says why it no longer answers
+        # A press that no longer answers is the core's to explain.
         return await self.refs.late(conversations.store, turn.participant, address.ref, turn.now)
 
 

@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.features.activities.question import COMING_TODAY, SUBJECT, ActivityCalendar, SessionReader, load_calendars
+from bot.features.activities.question import COMING_TODAY, SUBJECT, ActivityCalendar, load_calendars
 from bot.outbox.quiet_hours import QuietHours, from_wall, next_allowed_moment
 from storage import activities as store
 from storage import outbox
 from storage.models import Participant, ParticipantStatus
 from storage.outbox import Planned, Recipient, Subject
+from storage.writer import SessionReader
 
 NOTICE = timedelta(hours=1)  # the question comes at least this long before the session
 DAYS_AHEAD = 1  # today's sessions and tomorrow's

@@ -9,20 +9,19 @@ activity per day.
 
 An `ActivityCalendar` is what both rules read: the activity's weekly plan, its cancelled days
 and its enrolments, loaded through a `storage.writer.Reader` (the hot path's store, or a
-session via `SessionReader`).
+session via `storage.writer.SessionReader`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from bot.features.activities.schedule import Plan, WeeklyRule, on_day
 from bot.outbox.composers import Addressee
@@ -77,16 +76,6 @@ class ActivityCalendar:
 
     def enrolled(self, participant_id: int, day: date) -> bool:
         return any(pid == participant_id and first <= day and (left is None or left > day) for pid, first, left in self.enrolments)
-
-
-class SessionReader:
-    """A session as a `storage.writer.Reader`, so the outbox's rule reads what a press reads."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def fetch(self, statement: Executable) -> Sequence[Row[Any]]:
-        return (await self.session.execute(statement)).all()
 
 
 async def load_calendars(reader: Reader, ids: Collection[int]) -> dict[int, ActivityCalendar]:
@@ -168,10 +157,14 @@ class QuestionRefs:
         return {"activity_id": about[0], "date": about[1].isoformat()} if about else {"ref": ref}
 
     async def late(self, reader: Reader, participant: ParticipantRow, ref: str, now: datetime) -> bool:
-        """Whether an answer to this ref, still open, comes after the session began."""
+        """Whether an answer to this ref still answers, and comes after the session began (one read)."""
         about = parse_reference(ref)
-        calendar = (await load_calendars(reader, {about[0]})).get(about[0]) if about else None
-        starts_at = calendar.starts_at(about[1], self.tz) if calendar is not None and about is not None else None
+        if about is None:
+            return False
+        calendar = (await load_calendars(reader, {about[0]})).get(about[0])
+        if calendar is None or closed(calendar, participant.id, about[1], now, self.tz) is not None:
+            return False
+        starts_at = calendar.starts_at(about[1], self.tz)
         return starts_at is not None and starts_at <= now
 
 

@@ -15,6 +15,7 @@ from bot.features.activities.schedule import Plan, WeeklyRule, on_day
 from storage import activities as store
 from storage import outbox
 from storage.models import Activity, OutboxMessage
+from storage.writer import SessionReader
 
 
 def plan_of(activity: Activity) -> Plan:
@@ -75,7 +76,7 @@ class QuestionSubjects:
         self.tz = tz
 
     async def load(self, session: AsyncSession, ids: Collection[int]) -> dict[int, question.ActivityCalendar]:
-        return await question.load_calendars(question.SessionReader(session), ids)
+        return await question.load_calendars(SessionReader(session), ids)
 
     def stale(self, row: OutboxMessage, subject: Any | None, now: datetime) -> str | None:
         calendar = subject
