@@ -54,6 +54,13 @@ class ParticipantStatus(str, enum.Enum):
     UNREACHABLE = "unreachable"
 
 
+class Gender(str, enum.Enum):
+    WOMAN = "woman"
+    MAN = "man"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
 class ConsentAnswer(str, enum.Enum):
     AGREED = "agreed"
     DECLINED = "declined"
@@ -83,6 +90,12 @@ class Participant(Base):
     status: Mapped[ParticipantStatus] = mapped_column(
         String(16), default=ParticipantStatus.INVITED
     )
+    # For the funders' statistics only: a `Gender` the caseworker may set; never asked in the chat.
+    gender: Mapped[str | None] = mapped_column(String(16))
+    # When this participant's weekly practice check-in comes (weekday 0 Monday … 6, local time);
+    # None: their activity's, else STEGVIS_CHECKIN_TIME.
+    checkin_weekday: Mapped[int | None]
+    checkin_time: Mapped[time | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -254,6 +267,9 @@ class Activity(Base):
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
     on_holidays: Mapped[bool]
+    # When its participants' weekly practice check-in comes; None: STEGVIS_CHECKIN_TIME.
+    checkin_weekday: Mapped[int | None]
+    checkin_time: Mapped[time | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -298,3 +314,83 @@ class CancelledSession(Base):
     local_date: Mapped[date]
     reason: Mapped[str | None] = mapped_column(String(200))
     cancelled_at: Mapped[datetime]
+
+
+class Leader(Base):
+    """Someone at a partner organisation who takes the roll call of their activities from Telegram.
+
+    A leader is not a participant: they see only their own activities' participants, by first
+    name and initial. They link their Telegram account with a personal invite code, like a
+    participant's.
+    """
+
+    __tablename__ = "leaders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(10))
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    invite_code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_expires_at: Mapped[datetime | None]
+    invite_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LeaderActivity(Base):
+    """A leader leads an activity (and so takes its roll call)."""
+
+    __tablename__ = "leader_activities"
+
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leaders.id"), primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), primary_key=True, index=True)
+
+
+class Attendance(Base):
+    """What happened at one session: the participant was there or not (the roll call).
+
+    A participant's own answer to "coming today?" is a *report* (an event); this is what the
+    leader, or staff on the CLI, recorded. Both are kept when they disagree. A row is changed in
+    place when the roll call is corrected; each change is also an ``attendance_recorded`` event.
+    """
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "local_date", "participant_id"),
+        Index("ix_attendance_local_date", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    local_date: Mapped[date]
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    present: Mapped[bool]
+    # Who recorded it: "leader:<id>" or "cli:<OS user>".
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class CheckIn(Base):
+    """One weekly practice check-in of one participant: when it was sent, nudged, answered.
+
+    The answers themselves are events (``checkin_*``); the columns here repeat the latest ones so
+    a report reads one row per check-in. ``week`` is the Monday of the check-in's ISO week.
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "week"),
+        Index("ix_checkins_week", "week"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    week: Mapped[date]
+    sent_at: Mapped[datetime]
+    nudged_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    unanswered_at: Mapped[datetime | None]
+    practice: Mapped[str | None] = mapped_column(String(16))  # a_lot | a_little | not_this_week
+    places: Mapped[list[str] | None] = mapped_column(JSON)
+    confidence: Mapped[int | None]  # 1 (😟) … 5 (😄)
+    voice_notes: Mapped[int] = mapped_column(default=0)

@@ -1,4 +1,4 @@
-"""Migrations on databases the old code filled: 0003 carries every outbox row and conversation over (and back); 0004 adds the activities' tables.
+"""Migrations on databases the old code filled: 0003 carries every outbox row and conversation over (and back); 0004 adds the activities' tables; 0005 the roll call's and check-ins'.
 
 The database is upgraded to 0002 only, filled the way the code of that time wrote its rows
 (reminders keyed ``appointment:7:v2:1d``, notices ``appointment:7:v2:moved``, a conversation
@@ -19,7 +19,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, text
 
 from flows.engine import Run, State
 from storage import outbox
@@ -311,22 +311,17 @@ async def database_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> As
         await _migrate(database, "0003")
         async with database.sessions() as session:
             session.add(Caseworker(id=1, name="Karin", email=None, created_at=NOW))
-            session.add(Participant(id=1, name="Amina", caseworker_id=1, language="so", telegram_chat_id=1001, status="active", created_at=NOW, updated_at=NOW))
             await session.flush()
+            # Core with the 0003 columns only: the model has columns 0003 does not.
+            await session.execute(
+                insert(Participant.__table__).values(id=1, name="Amina", caseworker_id=1, language="so", telegram_chat_id=1001, status="active", created_at=NOW, updated_at=NOW)
+            )
             session.add(Appointment(id=7, participant_id=1, starts_at=LATER, place="Nygatan 19", version=1, status="booked", created_at=NOW, updated_at=NOW))
             await session.flush()
             reminder = Planned(Recipient.participant(1), "appointment.reminder", NOW, Subject("appointment", 7, 1), "1d", payload={"lead": "1d"})
             assert await outbox.enqueue(session, reminder, now=NOW)
             await session.commit()
         yield database
-
-
-async def _kept_rows(database: Database) -> list[Any]:
-    async with database.engine.connect() as conn:
-        return [
-            (await conn.execute(select(table).order_by(*table.primary_key.columns))).all()
-            for table in (Participant.__table__, Appointment.__table__, OutboxMessage.__table__)
-        ]
 
 
 async def test_0004_adds_the_activity_tables_and_keeps_every_row(database_at_0003: Database) -> None:
@@ -336,11 +331,12 @@ async def test_0004_adds_the_activity_tables_and_keeps_every_row(database_at_000
     await _migrate(database_at_0003, "0004")
 
     assert await _revision(database_at_0003) == "0004"
-    assert await _schema_differences(database_at_0003) == []
     assert await _kept_rows(database_at_0003) == before
     shape = await _schema_shape(database_at_0003)
     assert ACTIVITY_TABLES <= shape.keys()
     assert {name: old_shape[name] for name in old_shape} == {name: shape[name] for name in old_shape}
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []
 
 
 async def test_0004_downgrades_to_0003_and_up_again(database_at_0003: Database) -> None:
@@ -352,3 +348,48 @@ async def test_0004_downgrades_to_0003_and_up_again(database_at_0003: Database) 
     assert await _kept_rows(database_at_0003) == before
     await _migrate(database_at_0003, "head")
     assert await _schema_differences(database_at_0003) == []
+
+
+# Migration 0005: leaders, attendance, check-ins and new nullable columns, on a database 0004 filled.
+
+ROLL_CALL_TABLES = {"leaders", "leader_activities", "attendance", "checkins"}
+
+
+async def test_0005_adds_roll_call_and_checkins_and_keeps_every_row(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0004")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    assert not ROLL_CALL_TABLES & old_shape.keys()
+
+    await _migrate(database_at_0003, "0005")
+
+    assert await _revision(database_at_0003) == "0005"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    shape = await _schema_shape(database_at_0003)
+    assert ROLL_CALL_TABLES <= shape.keys()
+    assert {"gender", "checkin_weekday", "checkin_time"} <= {column[0] for column in shape["participants"]["columns"]}
+
+
+async def test_0005_downgrades_to_0004_and_up_again(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0004")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    await _migrate(database_at_0003, "0005")
+    await _migrate(database_at_0003, "0004", "downgrade")
+    assert await _revision(database_at_0003) == "0004"
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []
+
+
+async def _kept_rows(database: Database) -> list[Any]:
+    """The rows a migration must keep, read by the columns they had at 0003 (the models know newer ones)."""
+    async with database.engine.connect() as conn:
+        return [
+            (await conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY id"))).all()
+            for table, columns in (
+                ("participants", "id, name, caseworker_id, language, telegram_chat_id, status"),
+                ("appointments", "id, participant_id, place, version, status"),
+                ("outbox", "id, idempotency_key, status"),
+            )
+        ]
