@@ -498,7 +498,7 @@ async def _genders(session: AsyncSession, ids: Iterable[int]) -> dict[int, str |
     found: dict[int, str | None] = {}
     for start in range(0, len(wanted), 500):  # stay well under the databases' limits on bound parameters
         rows = await session.execute(select(Participant.id, Participant.gender).where(Participant.id.in_(wanted[start : start + 500])))
-        found.update(dict(rows.tuples().all()))
+        found.update({pid: gender for pid, gender in rows})
     return found
 
 

@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -176,7 +177,10 @@ def csv_cell(value: Any, kind: Kind) -> str:
         return str(value)
     if kind == "int":
         return str(int(value))
-    shown = {"percent": f"{value * 100:.1f}", "decimal": f"{value:.2f}", "change": f"{value:+.2f}", "points": f"{value:+.1f}"}[kind]
+    scaled = value * 100 if kind == "percent" else value
+    # Rounded half up, as a person rounds (56.25 % → 56,3), not half to even as float formatting does.
+    rounded = Decimal(repr(scaled)).quantize(Decimal("0.01") if kind in ("decimal", "change") else Decimal("0.1"), ROUND_HALF_UP)
+    shown = f"{rounded:+}" if kind in ("change", "points") else f"{rounded}"
     return shown.replace(".", ",")
 
 
