@@ -510,3 +510,11 @@ async def test_a_report_reads_the_events_of_its_month_through_an_index(sqlite_da
             "EXPLAIN QUERY PLAN SELECT participant_id, payload FROM events WHERE type = ? AND occurred_at >= ? AND occurred_at < ?", (REPORT, "2027-01-01", "2027-02-01")
         )).fetchall()
     assert any("ix_events_type_time" in str(row) for row in plan), plan
+
+
+async def test_the_same_report_is_the_same_xlsx_file(january: Database) -> None:
+    """No clock but the injected one gets into the file (openpyxl's and zipfile's are replaced)."""
+    report = await attendance(january)
+    made = [writers.xlsx_bytes(writers.attendance_tables(report), "Närvaro januari 2027", NOW, TZ) for _ in range(2)]
+    assert made[0] == made[1]
+    assert made[0] != writers.xlsx_bytes(writers.attendance_tables(report), "Närvaro januari 2027", NOW + timedelta(seconds=2), TZ)
