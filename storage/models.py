@@ -145,7 +145,8 @@ class Event(Base):
     """One thing that happened. Append-only: the database refuses updates to this table."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_participant_time", "participant_id", "occurred_at"),)
+    # ix_events_type_time: a report reads one month of one type (activity_report) without the history.
+    __table_args__ = (Index("ix_events_participant_time", "participant_id", "occurred_at"), Index("ix_events_type_time", "type", "occurred_at"))
 
     # BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY auto-increments.
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)

@@ -71,7 +71,7 @@ class Context:
 
 
 Action = Callable[[Context, argparse.Namespace], Awaitable[Any]]
-Human = Callable[[Any, "Settings"], str]
+Human = Callable[[Any, "Settings"], "str | bytes"]  # bytes: a file's content for standard output, as it is
 
 
 @dataclass
@@ -158,7 +158,13 @@ def run_command(command: Command, settings: Settings, args: argparse.Namespace) 
     if as_json:
         print(json.dumps(result if isinstance(result, dict) else to_json(result, settings), ensure_ascii=False))
     else:
-        print(command.human(result, settings))
+        shown = command.human(result, settings)
+        if isinstance(shown, bytes):  # a file's content (a CSV report), written as it is
+            sys.stdout.flush()
+            sys.stdout.buffer.write(shown)
+            sys.stdout.buffer.flush()
+        else:
+            print(shown)
     return 0
 
 

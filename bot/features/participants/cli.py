@@ -1,4 +1,4 @@
-"""``stegvis caseworker add`` and ``stegvis participant add | list | invite``: thin adapters over the services."""
+"""``stegvis caseworker add`` and ``stegvis participant add | list | invite | edit``: thin adapters over the services."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def add_commands(commands: Commands) -> None:
     # The participant is the positional ID, not an option: its errors get no "--participant:" in front.
     invite = participant.command("invite", help="a new invite link for a participant whose link expired or was lost; the old one stops working", action=new_invite, human=invite_text, options={"participant": None})
     invite.add_argument("id", metavar="ID", type=id_argument)
+    edit = participant.command("edit", help="change what is stored about a participant (for now: the gender the funders' reports count)", action=edit_participant, human=edited_text, options={"participant": None})
+    edit.add_argument("id", metavar="ID", type=id_argument)
+    edit.add_argument("--gender", required=True, metavar="GENDER", help="woman, man, other or unknown; none clears it. Optional, for the funders' statistics only; never asked in the chat")
 
 
 
@@ -61,6 +64,14 @@ async def new_invite(context: Context, args: argparse.Namespace) -> dict[str, An
 
     issued = await services.issue_invite(context.session, context.actor, participant_id=args.id, now=context.now, invite_days=context.settings.invite_days)
     return {"participant_id": issued.participant_id, **await _invite(context.settings, issued)}
+
+
+async def edit_participant(context: Context, args: argparse.Namespace) -> dict[str, Any]:
+    from bot.cli.commands import invalid_option
+    from bot.features.participants import services
+
+    gender = invalid_option("gender", lambda: services.parse_gender(args.gender))
+    return asdict(await services.set_gender(context.session, context.actor, participant_id=args.id, gender=gender, now=context.now))
 
 
 async def list_participants(context: Context, args: argparse.Namespace) -> dict[str, Any]:
@@ -110,6 +121,10 @@ def participant_added(result: dict[str, Any], settings: Settings) -> str:
 
 def invite_text(result: dict[str, Any], settings: Settings) -> str:
     return f"A new personal invite link for participant {result['participant_id']}, valid until {result['invite_expires_at'][:10]}; the old link no longer works:\n{_link(result)}"
+
+
+def edited_text(result: dict[str, Any], settings: Settings) -> str:
+    return f"Participant {result['participant_id']} ({result['name']}): gender {result['gender'] or 'not given'}."
 
 
 def participants_table(result: dict[str, Any], settings: Settings) -> str:

@@ -18,7 +18,10 @@ from bot.services import Actor, InvalidInput, NotFound, invalid
 from bot.validation import clean_name, parse_email
 from locales import parse_language
 from storage import repositories as repo
-from storage.models import Invite, Participant, ParticipantStatus
+from storage.models import Gender, Invite, Participant, ParticipantStatus
+
+# What `--gender` accepts: a `Gender`, or "none" to clear it (not given).
+GENDER_CHOICES = (*(g.value for g in Gender), "none")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,24 @@ class ParticipantSummary:
     language: str | None
     status: str
     connected: bool
+
+
+@dataclass(frozen=True)
+class ParticipantEdited:
+    participant_id: int
+    name: str
+    gender: str | None
+
+
+def parse_gender(text: str) -> Gender | None:
+    """A `Gender` from ``woman``, ``man``, ``other`` or ``unknown`` (any case); None from ``none``."""
+    value = text.strip().lower()
+    if value == "none":
+        return None
+    try:
+        return Gender(value)
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(GENDER_CHOICES)} (none clears it), not {text!r}") from None
 
 
 def checked_name(name: str) -> str:
@@ -112,3 +133,19 @@ async def issue_invite(session: AsyncSession, actor: Actor, *, participant_id: i
     invite = await repo.create_invite(session, participant_id, timedelta(days=invite_days), now=now)
     return InviteIssued(participant_id, invite.code, invite.expires_at)
 
+
+
+async def set_gender(session: AsyncSession, actor: Actor, *, participant_id: int, gender: Gender | None, now: datetime) -> ParticipantEdited:
+    """The participant's gender for the funders' statistics (None: not given). Never asked in the chat.
+
+    The change is an event that names the field, not the value: the events table cannot be
+    changed, and a gender cleared here should be gone, not kept in the history.
+    """
+    participant = await session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound(f"no participant with id {participant_id} (see: stegvis participant list)", field="participant")
+    participant.gender = gender.value if gender is not None else None
+    participant.updated_at = now
+    await session.flush()
+    await repo.append_event(session, "participant_edited", participant_id, {"fields": ["gender"]}, occurred_at=now)
+    return ParticipantEdited(participant.id, participant.name, participant.gender)

@@ -6,7 +6,8 @@ Create Date: 2027-01-18
 
 New tables for activity leaders (and which activities they lead), the attendance they record,
 and the weekly practice check-ins; new nullable columns for a participant's optional gender and
-for when a participant's or an activity's check-in comes. Nothing existing changes meaning.
+for when a participant's or an activity's check-in comes; an index on events (type, occurred_at)
+for the monthly reports. Nothing existing changes meaning.
 
 Written by hand to match storage/models.py; tests/test_storage.py compares the two, and
 tests/test_migrations.py upgrades a filled 0004 database to it and back.
@@ -86,9 +87,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("participant_id", "week"),
     )
     op.create_index("ix_checkins_week", "checkins", ["week"])
+    # The funders' reports read one month of activity_report events, not their whole history.
+    op.create_index("ix_events_type_time", "events", ["type", "occurred_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_type_time", table_name="events")
     op.drop_index("ix_checkins_week", table_name="checkins")
     op.drop_table("checkins")
     op.drop_index(op.f("ix_attendance_participant_id"), table_name="attendance")

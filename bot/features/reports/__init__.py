@@ -1,0 +1,1 @@
+"""The funders' monthly reports: attendance and practice check-ins per activity (``stegvis report``)."""
