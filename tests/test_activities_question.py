@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.features.activities import services
-from bot.features.activities.planning import plan_questions, question_time
 from bot.features.activities.morning import COMING, LINE, ROW_LABELS, header
-from bot.features.activities.planning import SUBJECT
+from bot.features.activities.planning import SUBJECT, plan_questions, question_time
 from bot.features.activities.question import CANCELLED, COMING_TODAY, LATE, NOT_YOURS, OTHER_DAY, parse_reference, reference
 from bot.features.activities.schedule import WeeklyRule
 from bot.outbox.quiet_hours import QuietHours
@@ -28,6 +27,7 @@ from locales import LANGUAGES, Catalogs
 from locales.format import FSI, PDI, format_clock
 from storage.clock import FrozenClock
 from storage.database import Database
+from storage import repositories as repo
 from storage.models import Conversation, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
 from tests.harness import BotHarness, start_bot
 from tests.test_sender import World, world
@@ -441,6 +441,9 @@ async def test_one_of_two_cancelled_after_the_question_late_for_one(bot_at_seven
         await services.cancel_session(session, SYSTEM, bot_at_seven.stegvis.settings, activity_id=training, day=TUESDAY, now=bot_at_seven.stegvis.clock.now())
         await session.commit()
     assert (await user.press(row("sv", 13)[0], message=question)).text == CANCELLED  # a pop-up, nothing changes
+    # A made-up option on the first row's session, and a row of someone else's activity: the button does not work.
+    for data in (f"s:coming_today:ask:maybe:{reference(cafe, TUESDAY)}", f"s:coming_today:ask:coming:{reference(training + 1, TUESDAY)}"):
+        assert (await user.press_data(data, message=question)).text == NOT_YOURS
     await bot_at_seven.settle()
     assert await answers(bot_at_seven, pid) == [] and len(question.buttons) == 2
     # After 10:00 the first row's answer is late: recorded, thanked, the other row left as it was.
@@ -484,6 +487,30 @@ async def test_two_sessions_planned_once_and_withdrawn_when_both_are_cancelled(d
         w.clock.set(local(TUESDAY, 8))
         assert await w.sender().tick() == 3  # the cancellation notices only: two to `both`, one to `one`
         assert not any("Kommer du?" in text for text in w.delivered(both.telegram_chat_id) + w.delivered(one.telegram_chat_id))
+
+
+async def test_a_question_planned_before_an_answer_from_the_menu_leaves_that_session_out(database: Database) -> None:
+    async with world(database, now=EARLY, quiet_hours="20:00-08:00") as w:
+        both, only_cafe = await w.participant(), await w.participant()
+        cafe = await add_activity(w)
+        training = await add_activity(w, name="Arbetsträning", weekly=[WeeklyRule(TUE, time(13))])
+        for pid, aid in ((both.id, cafe), (both.id, training), (only_cafe.id, cafe)):
+            await call(w, services.enrol, activity_id=aid, participant_id=pid, from_date=date(2027, 2, 1))
+        assert await plan(w) == 2
+        # At 07:30 both say from the menu they cannot come to Språkcafé (what /cantcome records).
+        w.clock.set(local(TUESDAY, 7, 30))
+        async with w.database.sessions() as session:
+            for person in (both, only_cafe):
+                payload = {"activity_id": cafe, "date": "2027-02-09", "source": "menu", "answer": "not_coming", "coming": False}
+                await repo.append_event(session, "activity_report", person.id, payload, occurred_at=w.clock.now())
+            await session.commit()
+        w.clock.set(local(TUESDAY, 8))
+        assert await w.sender().tick() == 1
+        assert w.delivered(both.telegram_chat_id) == [t("sv", ASK, time="13:00", activity="Arbetsträning", place="Nygatan 19")]
+        assert w.delivered(only_cafe.telegram_chat_id) == []
+        rows = {r.recipient_id: (r.status, r.last_error) for r in await questions(w)}
+        assert rows[only_cafe.id] == (OutboxStatus.CANCELLED, "withdrawn: answered from the menu")
+        assert training
 
 
 async def test_a_restart_between_planning_and_sending_sends_one_message(database: Database) -> None:
