@@ -222,3 +222,17 @@ async def test_the_menu_lists_cantcome_in_every_language(bot: BotHarness) -> Non
         commands = await bot.bot.get_my_commands(scope=scope, language_code=language.telegram_code)
         [entry] = [c for c in commands if c.command == "cantcome"]
         assert entry.description == t(language.code, "Jag kan inte komma")
+
+
+async def test_someone_who_has_not_joined_yet_is_asked_the_open_question_again(bot: BotHarness) -> None:
+    code = await bot.invite("Sara Lindqvist")
+    user = bot.user(first_name="Sara")
+    await user.send(f"/start {code}")
+    picker = await user.next_reply()
+    pid = bot.participant_id(code)
+    aid = await activity(bot, pid)
+    again = await cant_come(user)
+    assert again.text == picker.text and again.button_texts == picker.button_texts
+    assert (await user.press_data(PREFIX + reference(aid, TUESDAY), message=again)).text == NOT_YOURS
+    await bot.settle()
+    assert await reports(bot, pid) == []

@@ -13,6 +13,7 @@ sent at all (`planning.Morning.said_no`).
 The buttons' data is ``cantcome:<ref>`` (e.g. ``cantcome:12d9901``). A press on one whose session
 has begun, was cancelled, or is not theirs (forged, or they have left) gets a short pop-up and
 changes nothing. The list asks nothing of the flow engine: the open question, if any, stays open.
+Someone who has not joined yet (no consent) is asked the open question again instead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bot.features.activities.question import (
 from flows.engine import Button, FlowEvent, OutgoingMessage
 from locales import N_, Texts
 from locales.format import format_clock, format_day
+from storage.models import ParticipantStatus
 
 COMMAND = "cantcome"
 DESCRIPTION = N_("Jag kan inte komma")
@@ -73,7 +75,11 @@ class Picked(Filter):
 
 def create_router(refs: QuestionRefs, tz: ZoneInfo) -> Router:
     async def cant_come(message: Message, turn: Turn, conversations: Conversations) -> None:
-        await turn.tidy()
+        state = await turn.tidy()
+        if turn.status != ParticipantStatus.ACTIVE:
+            # Not joined yet (no consent): nothing is recorded about activities; the open question again.
+            variables = await conversations.variables_for(turn.participant, state.top, turn.texts)
+            return turn.take(conversations.engine.repeat(state, language=turn.language, variables=variables))
         calendars = await calendars_of(conversations.store, {turn.participant.id})
         found = upcoming(calendars, turn.participant.id, turn.now, tz)
         if not found:
@@ -87,7 +93,7 @@ def create_router(refs: QuestionRefs, tz: ZoneInfo) -> Router:
 
     async def picked(callback: CallbackQuery, turn: Turn, conversations: Conversations) -> None:
         about = parse_reference((callback.data or "")[len(PREFIX):])
-        if about is None or (callback.data or "")[len(PREFIX):] != reference(*about):
+        if about is None or (callback.data or "")[len(PREFIX):] != reference(*about) or turn.status != ParticipantStatus.ACTIVE:
             return turn.notice(turn.texts.gettext(NOT_YOURS))
         activity_id, day = about
         calendar = (await load_calendars(conversations.store, {activity_id})).get(activity_id)
