@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.features.activities import services
-from bot.features.activities.planning import plan_questions, question_time
-from bot.features.activities.question import CANCELLED, COMING_TODAY, LATE, NOT_YOURS, OTHER_DAY, SUBJECT, parse_reference, reference
+from bot.features.activities.morning import COMING, LINE, ROW_LABELS, header
+from bot.features.activities.planning import SUBJECT, plan_questions, question_time
+from bot.features.activities.question import CANCELLED, COMING_TODAY, LATE, NOT_YOURS, OTHER_DAY, parse_reference, reference
 from bot.features.activities.schedule import WeeklyRule
 from bot.outbox.quiet_hours import QuietHours
 from bot.outbox.sender import Sender
@@ -26,7 +27,8 @@ from locales import LANGUAGES, Catalogs
 from locales.format import FSI, PDI, format_clock
 from storage.clock import FrozenClock
 from storage.database import Database
-from storage.models import OutboxMessage, OutboxStatus, Participant, ParticipantStatus
+from storage import repositories as repo
+from storage.models import Conversation, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
 from tests.harness import BotHarness, start_bot
 from tests.test_sender import World, world
 
@@ -131,7 +133,8 @@ async def test_planning_asks_each_active_participant_enrolled_that_day_once(data
         assert await plan(w) == 1
         assert await plan(w) == 0  # planning twice adds nothing
         [row] = await questions(w)
-        assert (row.recipient_id, row.subject_kind, row.subject_id, row.subject_version) == (amina.id, SUBJECT, aid, TUESDAY.toordinal())
+        assert (row.recipient_id, row.subject_kind, row.subject_id, row.subject_version) == (amina.id, SUBJECT, amina.id, TUESDAY.toordinal())
+        assert row.payload == {"activity_ids": [aid]}
         assert row.due_at == local(TUESDAY, 8).astimezone(timezone.utc)
 
         # Wednesday evening: Thursday's session is tomorrow's, so it is planned now, for the one
@@ -157,7 +160,7 @@ async def test_no_question_on_a_holiday_a_cancelled_day_or_too_late(database: Da
         await call(w, services.cancel_session, activity_id=cancelled, day=date(2027, 1, 6))
 
         assert await plan(w) == 1
-        assert [r.subject_id for r in await questions(w)] == [kept]
+        assert [r.payload["activity_ids"] for r in await questions(w)] == [[kept]]
 
 
 async def test_the_question_goes_out_and_is_withdrawn_when_its_day_changes(database: Database) -> None:
@@ -171,13 +174,14 @@ async def test_the_question_goes_out_and_is_withdrawn_when_its_day_changes(datab
         for person in (amina, dawit, leaver):
             await call(w, services.enrol, activity_id=aid, participant_id=person.id, from_date=date(2027, 2, 1))
         await call(w, services.enrol, activity_id=other, participant_id=amina.id, from_date=date(2027, 2, 1))
-        assert await plan(w) == 4
+        assert await plan(w) == 3  # one per participant: amina's asks about both activities
+        assert [r.payload["activity_ids"] for r in await questions(w)] == [[aid, other], [aid], [aid]]
 
         w.clock.set(local(TUESDAY, 7, 30))
         await call(w, services.leave, activity_id=aid, participant_id=leaver.id, )  # from today: before the question went out
-        await call(w, services.cancel_session, activity_id=other, day=TUESDAY)  # withdraws that day's question at once
-        statuses = {(r.recipient_id, r.subject_id): (r.status, r.last_error) for r in await questions(w)}
-        assert statuses[(amina.id, other)] == (OutboxStatus.CANCELLED, "withdrawn: the session was cancelled")
+        await call(w, services.cancel_session, activity_id=other, day=TUESDAY)  # amina's question keeps Språkcafé
+        statuses = {r.recipient_id: (r.status, r.last_error) for r in await questions(w)}
+        assert statuses[amina.id] == (OutboxStatus.PENDING, None)
 
         w.clock.set(local(TUESDAY, 8))
         assert await w.sender().tick() == 3  # amina's and dawit's questions, and amina's notice about Bilda
@@ -187,8 +191,8 @@ async def test_the_question_goes_out_and_is_withdrawn_when_its_day_changes(datab
         arabic = w.delivered(dawit.telegram_chat_id)
         assert len(arabic) == 1 and f"{FSI}Språkcafé{PDI}" in arabic[0] and arabic[0] == t("ar", ASK, time=format_clock(local(TUESDAY, 10), LANGUAGES["ar"], TZ), activity="Språkcafé", place="Nygatan 19")
         assert w.delivered(leaver.telegram_chat_id) == []
-        statuses = {(r.recipient_id, r.subject_id): (r.status, r.last_error) for r in await questions(w)}
-        assert statuses[(leaver.id, aid)] == (OutboxStatus.CANCELLED, "withdrawn: the participant is no longer enrolled that day")
+        statuses = {r.recipient_id: (r.status, r.last_error) for r in await questions(w)}
+        assert statuses[leaver.id] == (OutboxStatus.CANCELLED, "withdrawn: the participant is no longer enrolled that day")
         sent = [e for e in await w.events(amina.id) if e.type == "activity_question_sent"]
         assert [e.payload["date"] for e in sent] == ["2027-02-09"]
 
@@ -341,20 +345,195 @@ async def test_a_few_words_typed_after_the_session_began_are_recorded_late(bot_a
     ]
 
 
-async def test_two_activities_on_one_day_are_two_questions_each_answering_its_own(bot_at_seven: BotHarness) -> None:
-    user, pid = await joined(bot_at_seven, "ti")
-    cafe = await enrolled_activity(bot_at_seven, pid)
-    training = await enrolled_activity(bot_at_seven, pid, name="Arbetsträning", place="Storgatan 1", weekly=[WeeklyRule(TUE, time(13))])
-    await asked(bot_at_seven, user)
-    await user.wait_for_messages(3)  # the onboarding's last message, then both questions
-    first, second = [m for m in user.messages if m.buttons][-2:]
-    assert {"Språkcafé" in first.text, "Arbetsträning" in second.text} == {True}
-    await user.press(t("ti", YES), message=first)  # the older message: still answers its own activity
-    await user.wait_for(lambda: first.edited)
-    await user.press(t("ti", NO), message=second)
-    await user.wait_for(lambda: second.edited)
-    got = [(e.payload["activity_id"], e.payload.get("coming")) for e in await bot_at_seven.events(pid) if e.type == "activity_report"]
-    assert got == [(cafe, True), (training, False)]
+# ---- two sessions on one day: one message, one row each -----------------------------------------
+
+
+async def two_sessions(harness: BotHarness, language: str) -> tuple[SandboxUser, int, int, int, SentMessage]:
+    """Språkcafé at 10:00 and Arbetsträning at 13:00 on Tuesday: asked about in one message."""
+    user, pid = await joined(harness, language)
+    cafe = await enrolled_activity(harness, pid)
+    training = await enrolled_activity(harness, pid, name="Arbetsträning", place="Storgatan 1", weekly=[WeeklyRule(TUE, time(13))])
+    question = await asked(harness, user)
+    return user, pid, cafe, training, question
+
+
+def row(language: str, hour: int) -> tuple[str, str]:
+    clock_text = format_clock(local(TUESDAY, hour), LANGUAGES[language], TZ)
+    return t(language, ROW_LABELS["coming"], time=clock_text), t(language, ROW_LABELS["not_coming"], time=clock_text)
+
+
+async def answers(harness: BotHarness, pid: int) -> list[tuple[int, str]]:
+    """(activity, what) of each answer, in order: "yes", "no", a reason, "words", "skipped"."""
+    found = []
+    for e in await harness.events(pid):
+        if e.type == "activity_report":
+            what = e.payload.get("reason") or ("words" if "text" in e.payload else ("yes" if e.payload.get("coming") else "no"))
+            found.append((e.payload["activity_id"], what))
+        elif e.type == "activity_note_skipped":
+            found.append((e.payload["activity_id"], "skipped"))
+    return found
+
+
+@pytest.mark.parametrize("language", ["sv", "ar", "so", "fa_AF", "ti"])
+async def test_two_sessions_are_one_message_with_a_row_each(bot_at_seven: BotHarness, language: str) -> None:
+    user, pid, cafe, training, question = await two_sessions(bot_at_seven, language)
+    ten, one = (format_clock(local(TUESDAY, h), LANGUAGES[language], TZ) for h in (10, 13))
+    texts = CATALOGS.texts(language)
+    assert question.text == "\n".join((
+        header(texts, 2),
+        t(language, LINE, time=ten, activity="Språkcafé", place="Nygatan 19"),
+        t(language, LINE, time=one, activity="Arbetsträning", place="Storgatan 1"),
+        t(language, COMING),
+    ))
+    assert [[label for label, _data in buttons] for buttons in question.buttons] == [list(row(language, 10)), list(row(language, 13))]
+    assert all(len(label) <= 20 for label in question.button_texts)
+    assert [len([m for m in user.messages if m.buttons])] == [1]  # one question this morning
+
+    # The first row, then the second, then why for the second.
+    await user.press(row(language, 10)[0], message=question)
+    assert (await user.next_reply()).text == t(language, SEE_YOU)
+    await user.wait_for(lambda: len(question.buttons) == 1)
+    assert [label for label, _ in question.buttons[0]] == list(row(language, 13))
+    assert question.text.endswith(f"✅ {row(language, 10)[0]}")
+    await user.press(row(language, 13)[1], message=question)
+    why = await user.next_reply()
+    assert why.text == t(language, WHY)
+    await user.wait_for(lambda: question.buttons == [])
+    await user.press(t(language, REASONS["sick"]), message=why)
+    assert (await user.next_reply()).text == t(language, WORDS)
+    await user.press(t(language, FLOW["words"].buttons[0].label))
+    assert (await user.next_reply()).text == t(language, THANKS)
+    assert await answers(bot_at_seven, pid) == [(cafe, "yes"), (training, "no"), (training, "sick"), (training, "skipped")]
+    conversation = await bot_at_seven.conversation(pid)
+    assert conversation is not None and conversation.flow is None  # nothing left open
+
+
+async def test_the_second_row_first_then_the_first_while_why_is_open(bot_at_seven: BotHarness) -> None:
+    user, pid, cafe, training, question = await two_sessions(bot_at_seven, "sv")
+    await user.press(row("sv", 13)[1], message=question)
+    why = await user.next_reply()
+    assert why.text == WHY
+    await user.wait_for(lambda: len(question.buttons) == 1)
+    assert [label for label, _ in question.buttons[0]] == list(row("sv", 10))
+    # The first session's row still answers; the second's "why?" stays open under it.
+    await user.press(row("sv", 10)[1], message=question)
+    why_first = await user.next_reply()
+    assert why_first.text == WHY and why_first is not why
+    await user.press(REASONS["child_sick"], message=why_first)
+    assert (await user.next_reply()).text == WORDS
+    await user.send("Min son har feber.")
+    assert (await user.next_reply()).text == THANKS
+    await user.press(REASONS["transport"], message=why)  # the second's why, still open
+    assert (await user.next_reply()).text == WORDS
+    await user.send("Bussen går inte.")
+    assert (await user.next_reply()).text == THANKS
+    assert await answers(bot_at_seven, pid) == [
+        (training, "no"), (cafe, "no"), (cafe, "child_sick"), (cafe, "words"), (training, "transport"), (training, "words"),
+    ]
+    texts = {e.payload["activity_id"]: e.payload["text"] for e in await bot_at_seven.events(pid) if e.type == "activity_report" and "text" in e.payload}
+    assert texts == {cafe: "Min son har feber.", training: "Bussen går inte."}
+
+
+async def test_one_of_two_cancelled_after_the_question_late_for_one(bot_at_seven: BotHarness) -> None:
+    user, pid, cafe, training, question = await two_sessions(bot_at_seven, "sv")
+    clock(bot_at_seven).set(local(TUESDAY, 8, 30))
+    async with bot_at_seven.database.sessions() as session:
+        await services.cancel_session(session, SYSTEM, bot_at_seven.stegvis.settings, activity_id=training, day=TUESDAY, now=bot_at_seven.stegvis.clock.now())
+        await session.commit()
+    assert (await user.press(row("sv", 13)[0], message=question)).text == CANCELLED  # a pop-up, nothing changes
+    # A made-up option on the first row's session, and a row of someone else's activity: the button does not work.
+    for data in (f"s:coming_today:ask:maybe:{reference(cafe, TUESDAY)}", f"s:coming_today:ask:coming:{reference(training + 1, TUESDAY)}"):
+        assert (await user.press_data(data, message=question)).text == NOT_YOURS
+    await bot_at_seven.settle()
+    assert await answers(bot_at_seven, pid) == [] and len(question.buttons) == 2
+    # After 10:00 the first row's answer is late: recorded, thanked, the other row left as it was.
+    clock(bot_at_seven).set(local(TUESDAY, 10, 15))
+    await user.press(row("sv", 10)[1], message=question)
+    assert (await user.next_reply()).text == LATE
+    await user.wait_for(lambda: len(question.buttons) == 1)
+    late = [e.payload for e in await bot_at_seven.events(pid) if e.type == "activity_report"]
+    assert late == [{"activity_id": cafe, "date": "2027-02-09", "answer": "not_coming", "coming": False, "late": True}]
+
+
+async def test_one_activity_twice_on_one_day_is_one_question(bot_at_seven: BotHarness) -> None:
+    # Its sessions of a day are one report (the roll call and cancellations are per day too).
+    user, pid = await joined(bot_at_seven, "sv")
+    aid = await enrolled_activity(bot_at_seven, pid, weekly=[WeeklyRule(TUE, time(10)), WeeklyRule(TUE, time(13, 30))])
+    question = await asked(bot_at_seven, user)
+    assert question.text == t("sv", ASK, time="10:00", activity="Språkcafé", place="Nygatan 19")
+    assert question.button_texts == [YES, NO]
+    await user.press(YES, message=question)
+    await user.next_reply()
+    assert await answers(bot_at_seven, pid) == [(aid, "yes")]
+
+
+async def test_two_sessions_planned_once_and_withdrawn_when_both_are_cancelled(database: Database) -> None:
+    async with world(database, now=EARLY, quiet_hours="20:00-08:00") as w:
+        both, one = await w.participant(), await w.participant()
+        cafe = await add_activity(w)
+        training = await add_activity(w, name="Arbetsträning", weekly=[WeeklyRule(TUE, time(13))])
+        for aid in (cafe, training):
+            await call(w, services.enrol, activity_id=aid, participant_id=both.id, from_date=date(2027, 2, 1))
+        await call(w, services.enrol, activity_id=training, participant_id=one.id, from_date=date(2027, 2, 1))
+        assert await plan(w) == 2
+        assert await plan(w) == 0  # twice: nothing more
+        await call(w, services.cancel_session, activity_id=cafe, day=TUESDAY)
+        rows = {r.recipient_id: r for r in await questions(w)}
+        assert rows[both.id].status == OutboxStatus.PENDING  # the other session is still asked about
+        await call(w, services.cancel_session, activity_id=training, day=TUESDAY)
+        rows = {r.recipient_id: (r.status, r.last_error) for r in await questions(w)}
+        assert rows == {p.id: (OutboxStatus.CANCELLED, "withdrawn: the session was cancelled") for p in (both, one)}
+        assert await plan(w) == 0  # a restart plans again: the rows' keys are taken
+        w.clock.set(local(TUESDAY, 8))
+        assert await w.sender().tick() == 3  # the cancellation notices only: two to `both`, one to `one`
+        assert not any("Kommer du?" in text for text in w.delivered(both.telegram_chat_id) + w.delivered(one.telegram_chat_id))
+
+
+async def test_a_question_planned_before_an_answer_from_the_menu_leaves_that_session_out(database: Database) -> None:
+    async with world(database, now=EARLY, quiet_hours="20:00-08:00") as w:
+        both, only_cafe = await w.participant(), await w.participant()
+        cafe = await add_activity(w)
+        training = await add_activity(w, name="Arbetsträning", weekly=[WeeklyRule(TUE, time(13))])
+        for pid, aid in ((both.id, cafe), (both.id, training), (only_cafe.id, cafe)):
+            await call(w, services.enrol, activity_id=aid, participant_id=pid, from_date=date(2027, 2, 1))
+        assert await plan(w) == 2
+        # At 07:30 both say from the menu they cannot come to Språkcafé (what /cantcome records).
+        w.clock.set(local(TUESDAY, 7, 30))
+        async with w.database.sessions() as session:
+            for person in (both, only_cafe):
+                payload = {"activity_id": cafe, "date": "2027-02-09", "source": "menu", "answer": "not_coming", "coming": False}
+                await repo.append_event(session, "activity_report", person.id, payload, occurred_at=w.clock.now())
+            await session.commit()
+        w.clock.set(local(TUESDAY, 8))
+        assert await w.sender().tick() == 1
+        assert w.delivered(both.telegram_chat_id) == [t("sv", ASK, time="13:00", activity="Arbetsträning", place="Nygatan 19")]
+        assert w.delivered(only_cafe.telegram_chat_id) == []
+        rows = {r.recipient_id: (r.status, r.last_error) for r in await questions(w)}
+        assert rows[only_cafe.id] == (OutboxStatus.CANCELLED, "withdrawn: answered from the menu")
+        assert training
+
+
+async def test_a_restart_between_planning_and_sending_sends_one_message(database: Database) -> None:
+    async with world(database, now=EARLY, quiet_hours="20:00-08:00") as w:
+        person = await w.participant()
+        for name, hour in (("Språkcafé", 10), ("Arbetsträning", 13)):
+            aid = await add_activity(w, name=name, weekly=[WeeklyRule(TUE, time(hour))])
+            await call(w, services.enrol, activity_id=aid, participant_id=person.id, from_date=date(2027, 2, 1))
+        assert await plan(w) == 1
+        w.clock.set(local(TUESDAY, 7, 45))
+        assert await plan(w) == 0  # the job again, as after a restart
+        w.clock.set(local(TUESDAY, 8))
+        assert await w.sender().tick() == 1
+        assert await w.sender().tick() == 0  # a new sender (a restarted process) finds nothing left
+        assert await plan(w) == 0
+        [text] = w.delivered(person.telegram_chat_id)
+        assert text.startswith("Idag har du 2 träffar:") and "10:00 · Språkcafé" in text and "13:00 · Arbetsträning" in text
+        async with w.database.sessions() as session:
+            stored = await session.get(Conversation, person.id)
+        assert stored is not None
+        # Both sessions' runs are in the stored state, so a press on either row answers after a restart.
+        refs = [run["data"]["ref"] for run in stored.data["runs"]]
+        assert [parse_reference(ref) for ref in refs] == [(aid - 1, TUESDAY), (aid, TUESDAY)]
 
 
 async def test_an_old_question_a_forged_one_and_one_after_a_cancellation_record_nothing(bot_at_seven: BotHarness) -> None:

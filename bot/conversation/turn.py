@@ -44,6 +44,7 @@ class Turn:
         self.notice_text: str | None = None
         self.alert = False
         self.chosen: str | None = None
+        self.pressed_now: OutgoingMessage | None = None
 
     # ---- deciding ------------------------------------------------------------------------------
 
@@ -82,6 +83,11 @@ class Turn:
         """The short pop-up that answers a button press."""
         self.notice_text, self.alert = text, alert
 
+    def show_pressed(self, message: OutgoingMessage) -> None:
+        """What the pressed message reads from now on, text and buttons, instead of the question with
+        the answer under it and no buttons: a message asking several things keeps the others' buttons."""
+        self.pressed_now = message
+
     def record(self, event_type: str, payload: dict[str, Any] | None = None) -> None:
         self.changes.event(event_type, payload)
 
@@ -110,10 +116,12 @@ class Turn:
         if callback is not None:
             await _quietly(callback.answer(self.notice_text, show_alert=self.alert))
             message = callback.message
-            if self.chosen and isinstance(message, Message) and message.text:
-                # Keep the question on screen with the answer under it, and take the buttons away.
+            if (self.chosen or self.pressed_now is not None) and isinstance(message, Message) and message.text:
+                # Keep the question on screen with the answer under it, and take the buttons away
+                # (or only some of them: `show_pressed`).
+                shown = self.pressed_now or OutgoingMessage(answered(message.text, self.chosen or ""))
                 try:
-                    await message.edit_text(answered(message.text, self.chosen), reply_markup=None)
+                    await message.edit_text(shown.text, reply_markup=keyboard(shown))
                 except TelegramBadRequest as error:
                     log.info("could not mark the answered question: %s", error.message)
                 except TelegramForbiddenError:

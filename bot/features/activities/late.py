@@ -7,7 +7,9 @@ or forged press, a press after a cancellation) is the core's, with `question.Que
 The press is answered by the flow engine as the core would answer it; the events are marked
 ``late: true``, the run ends there (no "why?" for a session already going on) and the reply is
 «Tack. Träffen har redan börjat; vi har noterat ditt svar.». Few words typed late are answered
-as in time (the flow's thanks), their event marked late.
+as in time (the flow's thanks), their event marked late. In a morning message about two sessions
+the other session's row stays (`rows.py`). A run started from the menu is never late: they said
+they could not come before the session began.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.conversation.core import Conversations
 from bot.conversation.turn import Turn
 from bot.features.activities.question import FLOW, LATE, QuestionRefs
+from bot.features.activities.rows import keep_other_rows
 from flows.engine import ButtonAddress, FlowEvent, OutgoingMessage, TextInput
 
 
@@ -70,6 +73,7 @@ def create_router(refs: QuestionRefs) -> Router:
             return turn.notice(sprint.notice or "")  # already answered, or a forged option: nothing changes
         reply = (OutgoingMessage(turn.texts.gettext(LATE)),)
         turn.take(replace(sprint, state=sprint.state.without(same_thing), events=_late(sprint.events), messages=reply))
+        keep_other_rows(turn, callback)  # a message about two sessions keeps the other one's row
 
     async def late_words(message: Message, turn: Turn, conversations: Conversations) -> None:
         state = await turn.tidy()

@@ -1,13 +1,17 @@
-"""The "coming today?" question: one message on the day of a session, *Ja* · *Nej*, then why and a few words.
+"""The "coming today?" question: *Ja* · *Nej* about one session day, then why and a few words.
 
 Every run of the question (``flows/definitions/coming_today.yaml``) is tied to one activity on
 one local day by its *reference*, ``<activity id>d<days since 2000-01-01>`` (e.g. ``12d9901``):
 it is in each button's callback data and, as ``activity_id`` and ``date``, on every event, so an
-answer always belongs to the day it was asked about. The outbox rows are about the subject
-``activity_day`` (the activity's id, the day's ordinal as the version): one per participant per
-activity per day.
+answer always belongs to the day it was asked about. A run started from the menu ("I can't
+come", ``cantcome.py``) has an ``m`` instead of the ``d`` (``12m9901``): its events also say
+``source: "menu"``, and it may be about a day ahead. The sessions of one activity on one day are
+one report (the roll call and cancellations are per day as well), so one ref covers them.
 
-An `ActivityCalendar` is what both rules read: the activity's weekly plan, its cancelled days
+The morning message that asks about all of a participant's sessions of a day at once is
+``morning.py``'s; this module is what each session's run needs.
+
+An `ActivityCalendar` is what the rules read: the activity's weekly plan, its cancelled days
 and its enrolments, loaded through a `storage.writer.Reader` (the hot path's store, or a
 session via `storage.writer.SessionReader`).
 """
@@ -24,15 +28,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.features.activities.schedule import Plan, WeeklyRule, on_day
-from bot.outbox.composers import Addressee
-from flows.engine import BROKEN, Engine, Run, Sprint
-from locales import N_, Catalogs, Texts
+from flows.engine import BROKEN, Run
+from locales import N_, Texts
 from locales.format import format_clock
-from storage.models import Activity, ActivityRule, CancelledSession, Enrolment, OutboxMessage
+from storage.models import Activity, ActivityRule, CancelledSession, Enrolment
 from storage.writer import ParticipantRow, Reader
 
 FLOW = "coming_today"
-SUBJECT = "activity_day"
 COMING_TODAY = "activity.coming_today"
 REPORT = "activity_report"
 
@@ -40,22 +42,29 @@ REPORT = "activity_report"
 CANCELLED = N_("Den här träffen är inställd.")
 OTHER_DAY = N_("Den frågan gällde en annan dag.")
 NOT_YOURS = BROKEN  # the engine's text for a forged button: existence is not told
+STARTED = N_("Den träffen har redan börjat.")
 # The reply to an answer given after the session began (the answer is still recorded, marked late).
 LATE = N_("Tack. Träffen har redan börjat; vi har noterat ditt svar.")
 
 EPOCH = date(2000, 1, 1)
-_REFERENCE = re.compile(r"([1-9][0-9]{0,5})d([0-9]{1,5})")
+MORNING, MENU = "d", "m"  # the letter in a ref: asked in the morning, or said from the menu
+_REFERENCE = re.compile(r"([1-9][0-9]{0,5})([dm])([0-9]{1,5})")
 
 
-def reference(activity_id: int, day: date) -> str:
-    """The ref of the question about the activity on that day, e.g. ``12d9901``."""
-    return f"{activity_id}d{(day - EPOCH).days}"
+def reference(activity_id: int, day: date, *, source: str = MORNING) -> str:
+    """The ref of the question about the activity on that day, e.g. ``12d9901`` (``12m9901`` from the menu)."""
+    return f"{activity_id}{source}{(day - EPOCH).days}"
 
 
 def parse_reference(ref: str | None) -> tuple[int, date] | None:
     """(activity id, local day) from a ref, or None when it is not one of ours."""
     match = _REFERENCE.fullmatch(ref or "")
-    return (int(match[1]), EPOCH + timedelta(days=int(match[2]))) if match else None
+    return (int(match[1]), EPOCH + timedelta(days=int(match[3]))) if match else None
+
+
+def from_menu(ref: str | None) -> bool:
+    match = _REFERENCE.fullmatch(ref or "")
+    return match is not None and match[2] == MENU
 
 
 @dataclass(frozen=True)
@@ -102,13 +111,24 @@ async def load_calendars(reader: Reader, ids: Collection[int]) -> dict[int, Acti
     return found
 
 
-def closed(calendar: ActivityCalendar | None, participant_id: int, day: date, now: datetime, tz: ZoneInfo) -> str | None:
+async def calendars_of(reader: Reader, participant_ids: Collection[int]) -> dict[int, ActivityCalendar]:
+    """The calendars of every activity these participants are or were enrolled in."""
+    if not participant_ids:
+        return {}
+    rows = await reader.fetch(select(Enrolment.activity_id).where(Enrolment.participant_id.in_(sorted(participant_ids))).distinct())
+    return await load_calendars(reader, {row.activity_id for row in rows})
+
+
+def closed(calendar: ActivityCalendar | None, participant_id: int, day: date, now: datetime, tz: ZoneInfo, *, menu: bool = False) -> str | None:
     """Why a button of the question about `day` no longer answers (a msgid), or None while it does.
 
-    A question about today still answers after the session began: that answer is late, not wrong."""
+    A question about today still answers after the session began: that answer is late, not wrong.
+    A run from the menu is about today or a day ahead: its reasons still answer once it began
+    (they said they could not come before it did)."""
     if calendar is None or not calendar.enrolled(participant_id, day):
         return NOT_YOURS
-    if day != now.astimezone(tz).date():
+    today = now.astimezone(tz).date()
+    if day < today if menu else day != today:
         return OTHER_DAY
     if day in calendar.cancelled or calendar.starts_at(day, tz) is None:
         return CANCELLED
@@ -136,7 +156,7 @@ class QuestionRefs:
         found = await load_calendars(reader, {d[0] for d in days.values() if d is not None})
         reasons = {}
         for ref, about in days.items():
-            reason = NOT_YOURS if about is None else closed(found.get(about[0]), participant.id, about[1], now, self.tz)
+            reason = NOT_YOURS if about is None else closed(found.get(about[0]), participant.id, about[1], now, self.tz, menu=from_menu(ref))
             if reason is not None:
                 reasons[ref] = reason
         return reasons
@@ -147,46 +167,28 @@ class QuestionRefs:
         return variables(calendar, about[1], texts, self.tz) if calendar is not None and about is not None else {}
 
     def same_thing(self, ref: str) -> Callable[[Run], bool]:
+        """Runs about the same activity and day, asked in the morning or said from the menu."""
+        day = parse_reference(ref)
+
         def about(run: Run) -> bool:
-            return run.flow == FLOW and run.ref == ref
+            return run.flow == FLOW and (run.ref == ref or (day is not None and parse_reference(run.ref) == day))
 
         return about
 
     def event_payload(self, ref: str) -> dict[str, Any]:
         about = parse_reference(ref)
-        return {"activity_id": about[0], "date": about[1].isoformat()} if about else {"ref": ref}
+        if about is None:
+            return {"ref": ref}
+        payload = {"activity_id": about[0], "date": about[1].isoformat()}
+        return {**payload, "source": "menu"} if from_menu(ref) else payload
 
     async def late(self, reader: Reader, participant: ParticipantRow, ref: str, now: datetime) -> bool:
         """Whether an answer to this ref still answers, and comes after the session began (one read)."""
         about = parse_reference(ref)
-        if about is None:
-            return False
+        if about is None or from_menu(ref):
+            return False  # from the menu they said no before the session began
         calendar = (await load_calendars(reader, {about[0]})).get(about[0])
         if calendar is None or closed(calendar, participant.id, about[1], now, self.tz) is not None:
             return False
         starts_at = calendar.starts_at(about[1], self.tz)
         return starts_at is not None and starts_at <= now
-
-
-@dataclass(frozen=True)
-class ComingTodayMessage:
-    """``activity.coming_today``: «Idag kl. 10:00 · Språkcafé · Nygatan 19 / Kommer du?» with *Ja* · *Nej*."""
-
-    engine: Engine
-    catalogs: Catalogs
-    tz: ZoneInfo
-    kind: str = COMING_TODAY
-
-    def compose(self, addressee: Addressee, subject: Any, row: OutboxMessage) -> Sprint:
-        calendar = subject
-        if not isinstance(calendar, ActivityCalendar) or row.subject_id != calendar.id or row.subject_version is None:
-            raise ValueError(f"outbox message {row.id} is about activity {row.subject_id}, not the one given")
-        day = date.fromordinal(row.subject_version)
-        code = addressee.language_code
-        texts = self.catalogs.texts(code)
-        return self.engine.start(FLOW, language=code, variables=variables(calendar, day, texts, self.tz), ref=reference(calendar.id, day))
-
-    def sent_event(self, row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any] | None:
-        day = date.fromordinal(row.subject_version or 1)
-        payload = {"outbox_id": row.id, "activity_id": row.subject_id, "date": day.isoformat(), "telegram_message_id": telegram_message_id}
-        return {"type": "activity_question_sent", "participant_id": row.recipient_id, "payload": payload}

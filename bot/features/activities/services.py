@@ -201,7 +201,7 @@ async def cancel_session(
             await outbox.enqueue(session, Planned(Recipient.participant(pid), SESSION_CANCELLED, due, subject=Subject(SUBJECT, cancelled.id)), now=now)
         notices.append(Notice(pid, due if why_not is None else None, why_not))
     # The day's "coming today?" questions not sent yet are withdrawn (their rule sees the cancellation).
-    await QuestionSubjects(tz).withdraw_stale(session, now)
+    await QuestionSubjects(settings).withdraw_stale(session, now)
     sessions = tuple(Session(s.day, s.starts_at, s.ends_at, True, reason_text) for s in on_that_day)
     return CancellationView((await _views(session, [activity], today(now, settings)))[0], day, reason_text, sessions, tuple(notices))
 

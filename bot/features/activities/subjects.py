@@ -1,4 +1,5 @@
-"""When a notice about a cancelled session must not go out any more: the outbox's rule for ``activity_session``."""
+"""When a message about activities must not go out any more: the outbox's rules for a cancelled
+session's notice (``activity_session``) and for the morning question (``activity_morning``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.features.activities import question
+from bot.config import Settings
+from bot.features.activities import planning, question
 from bot.features.activities.messages import SUBJECT, CancelledDay
 from bot.features.activities.schedule import Plan, WeeklyRule, on_day
 from storage import activities as store
 from storage import outbox
+from storage.clock import Clock
 from storage.models import Activity, OutboxMessage
 from storage.writer import SessionReader
 
@@ -35,16 +38,17 @@ class SessionSubjects:
 
     async def load(self, session: AsyncSession, ids: Collection[int]) -> dict[int, CancelledDay]:
         cancellations = await store.get_cancellations(session, ids)
-        activities = await store.get_activities(session, {c.activity_id for c in cancellations.values()})
+        calendars = await question.load_calendars(SessionReader(session), {c.activity_id for c in cancellations.values()})
         found = {}
         for cancelled in cancellations.values():
-            activity = activities[cancelled.activity_id]
+            calendar = calendars[cancelled.activity_id]
             # Cancelled sessions never come out of on_day's listing (it knows no cancellations).
-            starts = [s.starts_at for s in on_day(plan_of(activity), cancelled.local_date, self.tz)]
+            starts = [s.starts_at for s in on_day(calendar.plan, cancelled.local_date, self.tz)]
             if not starts:
                 continue  # no longer a session day (its rules changed): nothing to tell
-            enrolled = frozenset(e.participant_id for e in await store.enrolled_on(session, activity.id, cancelled.local_date))
-            found[cancelled.id] = CancelledDay(cancelled.id, activity.id, activity.name, activity.place, cancelled.local_date, min(starts), cancelled.reason, enrolled)
+            day = cancelled.local_date
+            enrolled = frozenset(pid for pid, _first, _left in calendar.enrolments if calendar.enrolled(pid, day))
+            found[cancelled.id] = CancelledDay(cancelled.id, calendar.id, calendar.name, calendar.place, day, min(starts), cancelled.reason, enrolled)
         return found
 
     def stale(self, row: OutboxMessage, subject: Any | None, now: datetime) -> str | None:
@@ -65,43 +69,52 @@ class SessionSubjects:
 
 
 class QuestionSubjects:
-    """A "coming today?" question goes out only for a session that is held that day and has not
-    begun, and only to someone enrolled that day. Its subject is the activity (``activity_day``);
-    the row's version is the day's ordinal."""
+    """A participant's morning question (subject ``activity_morning``: the participant, the day's
+    ordinal as the version) goes out only while one of that day's sessions is still to be asked
+    about: held (not cancelled), the participant enrolled that day, not already answered from the
+    menu, and not begun. One session cancelled leaves the others in the question (`morning.py`)."""
 
-    kind = question.SUBJECT
-    too_late = "withdrawn: quiet hours last until the session"
+    kind = planning.SUBJECT
+    too_late = "withdrawn: quiet hours last until the sessions"
 
-    def __init__(self, tz: ZoneInfo) -> None:
-        self.tz = tz
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock  # the sender's: how far back `load` looks for answers given from the menu
 
-    async def load(self, session: AsyncSession, ids: Collection[int]) -> dict[int, question.ActivityCalendar]:
-        return await question.load_calendars(SessionReader(session), ids)
+    async def load(self, session: AsyncSession, ids: Collection[int]) -> dict[int, planning.Morning]:
+        if self.clock is None:
+            raise RuntimeError("QuestionSubjects.load needs the clock (withdraw_stale is given the time)")
+        return await planning.load_mornings(session, ids, self.clock.now())
 
     def stale(self, row: OutboxMessage, subject: Any | None, now: datetime) -> str | None:
-        calendar = subject
-        if calendar is None or row.subject_version is None:
-            return "withdrawn: the activity no longer exists"
+        morning = subject
+        if morning is None or row.subject_version is None:
+            return "withdrawn: the participant no longer exists"
         day = date.fromordinal(row.subject_version)
-        starts_at = calendar.starts_at(day, self.tz)
-        if day in calendar.cancelled:
-            return "withdrawn: the session was cancelled"
-        if starts_at is None:
-            return "withdrawn: no longer a session day"
-        if starts_at <= now:
-            return "withdrawn: the session has begun"
-        if row.recipient_id is None or not calendar.enrolled(row.recipient_id, day):
+        tz = self.settings.tz
+        enrolled = [c for c in morning.calendars if c.enrolled(morning.participant_id, day) and c.starts_at(day, tz) is not None]
+        if not enrolled:
             return "withdrawn: the participant is no longer enrolled that day"
+        held = morning.held(day, tz)
+        if not held:
+            return "withdrawn: the session was cancelled"
+        if all((asked.calendar.id, day) in morning.said_no for asked in held):
+            return "withdrawn: answered from the menu"
+        if not [asked for asked in morning.to_ask(day, self.settings, row.due_at) if asked.starts_at > now]:
+            return "withdrawn: the session has begun"
         return None
 
     def deadline(self, subject: Any) -> datetime | None:
-        return None  # the subject is the activity, the day is the row's: `stale` refuses once the session began
+        return None  # the subject is the participant, the day is the row's: `stale` refuses once the sessions began
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
-        return await _withdraw_stale(self, session, now)
+        rows = await outbox.pending_about(session, self.kind)
+        mornings = await planning.load_mornings(session, {row.subject_id for row in rows if row.subject_id is not None}, now)
+        reasons = {row.id: self.stale(row, mornings.get(row.subject_id or 0), now) for row in rows}
+        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
 
 
-async def _withdraw_stale(rule: SessionSubjects | QuestionSubjects, session: AsyncSession, now: datetime) -> int:
+async def _withdraw_stale(rule: SessionSubjects, session: AsyncSession, now: datetime) -> int:
     # A session's start follows from weekly rules in local time, which SQL cannot work out on
     # both backends: decide in Python. There are few such rows (one per participant per session day).
     rows = await outbox.pending_about(session, rule.kind)

@@ -7,7 +7,8 @@ Create Date: 2027-01-18
 New tables for activity leaders (and which activities they lead), the attendance they record,
 and the weekly practice check-ins; new nullable columns for a participant's optional gender and
 for when a participant's or an activity's check-in comes; an index on events (type, occurred_at)
-for the monthly reports. Nothing existing changes meaning.
+for the monthly reports. Pending morning questions of the old kind (one per activity and
+day) are withdrawn, to be planned again one per participant and day.
 
 Written by hand to match storage/models.py; tests/test_storage.py compares the two, and
 tests/test_migrations.py upgrades a filled 0004 database to it and back.
@@ -87,6 +88,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("participant_id", "week"),
     )
     op.create_index("ix_checkins_week", "checkins", ["week"])
+    # The morning question is now one row per participant and day (subject activity_morning),
+    # no longer one per activity and day: pending rows of the old kind are withdrawn, and the
+    # activities' planning job plans today's and tomorrow's questions again on its next run.
+    op.execute(
+        "UPDATE outbox SET status = 'cancelled', last_error = 'withdrawn: the morning question is now planned per participant and day' "
+        "WHERE subject_kind = 'activity_day' AND status = 'pending'"
+    )
     # The funders' reports read one month of activity_report events, not their whole history.
     op.create_index("ix_events_type_time", "events", ["type", "occurred_at"])
 
