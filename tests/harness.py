@@ -36,10 +36,11 @@ from sqlalchemy import select
 from bot.app import Stegvis
 from bot.config import load_settings
 from bot.features.participants import services
+from bot.features.participants.commands import HELP_CONTACT, HELP_INTRO, HELP_LINE
 from bot.sandbox import BotAPISandbox, SandboxUser
 from bot.services import Actor
 from bot.telegram.running import run_webhook, start
-from locales import LANGUAGES
+from locales import LANGUAGES, Catalogs
 from storage import repositories as repo
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.database import Database
@@ -48,6 +49,15 @@ from storage.models import Caseworker, ConsentRecord, Conversation, Event, Invit
 CLI = Actor("cli", "test")
 
 CASEWORKER = "Karin Lund"
+# The command menu as a participant sees it, in its order (what /help lists, after its first line).
+MENU = (("/language", "Byt språk"), ("/cantcome", "Jag kan inte komma"), ("/stop", "Stoppa meddelanden"))
+
+
+def help_text_for(catalogs: Catalogs, language: str | None, caseworker: str) -> str:
+    """/help as a participant reads it: what Stegvis does, a line per menu command, whom to ask."""
+    texts = catalogs.texts(language)
+    lines = [texts.gettext(HELP_LINE, command=command, description=texts.gettext(description)) for command, description in MENU]
+    return "\n".join((texts.gettext(HELP_INTRO), *lines, texts.gettext(HELP_CONTACT, caseworker=caseworker)))
 WEBHOOK_PATH = "/telegram"
 WEBHOOK_SECRET = "stegvis-test-secret"
 

@@ -13,6 +13,7 @@ from locales.catalogs import catalog_path
 from locales.check import SourceText, problems, source_texts, unreviewed
 from locales.format import FSI, PDI
 from bot.features.participants.newcomers import BAD_LINK, NO_LINK, REFUSED
+from tests.harness import help_text_for
 
 
 def test_every_source_text_is_translated_in_all_five_languages():
@@ -92,12 +93,7 @@ def test_arabic_has_six_plural_forms_in_its_header():
 
 def test_a_latin_name_in_an_arabic_text_is_isolated():
     texts = Catalogs().texts("ar")
-    help_text = texts.gettext(
-        "Stegvis påminner dig om möten och frågar hur det går. Svara med knapparna.\n"
-        "/language – byt språk\n/stop – stoppa meddelanden\n"
-        "Frågor? Kontakta din handläggare {caseworker}.",
-        caseworker="Karin Lund",
-    )
+    help_text = help_text_for(Catalogs(), "ar", "Karin Lund")
     assert f"{FSI}Karin Lund{PDI}" in help_text
     assert f"{FSI}/stop{PDI}" in help_text and f"{FSI}Stegvis{PDI}" in help_text
 

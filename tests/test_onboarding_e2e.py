@@ -24,7 +24,7 @@ from locales import LANGUAGES, Catalogs
 from locales.format import FSI, PDI
 from storage.database import Database
 from storage.models import ConsentAnswer, ParticipantStatus
-from tests.harness import CASEWORKER, BotHarness, start_bot
+from tests.harness import CASEWORKER, BotHarness, help_text_for, start_bot
 
 CATALOGS = Catalogs()
 ONBOARDING = load_flows()["onboarding"].steps
@@ -33,11 +33,6 @@ NOTICE_VERSION = "2026-11"
 PRIVACY, WELCOME, DECLINED = ONBOARDING["privacy"].say, ONBOARDING["welcome"].say, ONBOARDING["declined"].say
 AGREE, DECLINE = (button.label for button in ONBOARDING["privacy"].buttons)
 LANGUAGE_SET = LANGUAGE_FLOW["done"].say
-HELP = (
-    "Stegvis påminner dig om möten och frågar hur det går. Svara med knapparna.\n"
-    "/language – byt språk\n/stop – stoppa meddelanden\n"
-    "Frågor? Kontakta din handläggare {caseworker}."
-)
 STOP_CONFIRMED = "Du får inga fler meddelanden från Stegvis. Skriv /start om du vill börja igen."
 WELCOME_BACK = "Välkommen tillbaka! Du får meddelanden från Stegvis igen."
 UNKNOWN_COMMAND = "Det kommandot känner jag inte till. Skriv /help."
@@ -287,7 +282,7 @@ async def test_help_names_the_caseworker_in_the_participants_language(running_bo
     user, _ = await joined(running_bot, "Zahra Ahmadi", "fa_AF")
     await user.send("/help")
     help_text = await user.next_reply()
-    assert help_text.text == t("fa_AF", HELP, caseworker=CASEWORKER)
+    assert help_text.text == help_text_for(CATALOGS, "fa_AF", CASEWORKER)
     assert f"{FSI}{CASEWORKER}{PDI}" in help_text.text
     await running_bot.settle()
     assert user.messages[-1] is help_text  # no question open, so nothing more
@@ -296,7 +291,7 @@ async def test_help_names_the_caseworker_in_the_participants_language(running_bo
 async def test_help_while_a_question_is_open_repeats_the_question(running_bot: BotHarness) -> None:
     user, participant_id, _ = await at_privacy_notice(running_bot, "Senait Tesfay", "ti")
     await user.send("/help")
-    assert (await user.next_reply()).text == t("ti", HELP, caseworker=CASEWORKER)
+    assert (await user.next_reply()).text == help_text_for(CATALOGS, "ti", CASEWORKER)
     question = await user.next_reply()
     assert question.text == t("ti", PRIVACY, name="Senait Tesfay")
     assert question.button_texts == [t("ti", AGREE), t("ti", DECLINE)]
@@ -599,7 +594,7 @@ async def test_writing_after_unblocking_makes_the_participant_active_again(runni
     await running_bot.settle()
     assert (await running_bot.participant(participant_id)).status == ParticipantStatus.ACTIVE
     await user.send("/help")
-    assert (await user.next_reply()).text == t("ar", HELP, caseworker=CASEWORKER)
+    assert (await user.next_reply()).text == help_text_for(CATALOGS, "ar", CASEWORKER)
     participant = await running_bot.participant(participant_id)
     assert participant.status == ParticipantStatus.ACTIVE
     types = await running_bot.event_types(participant_id)
@@ -616,7 +611,7 @@ async def test_unreachable_participant_who_writes_again_is_active_again(running_
 
     user.blocked = False
     await user.send("/help")  # a handler that only answers: the status must be stored all the same
-    assert (await user.next_reply()).text == t("fa_AF", HELP, caseworker=CASEWORKER)
+    assert (await user.next_reply()).text == help_text_for(CATALOGS, "fa_AF", CASEWORKER)
     await running_bot.settle()
     participant = await running_bot.participant(participant_id)
     assert participant.status == ParticipantStatus.ACTIVE

@@ -27,7 +27,7 @@ from locales import LANGUAGES, Catalogs
 from locales.format import FSI, PDI, format_clock, format_day
 from storage.models import Appointment, AppointmentStatus, Conversation, Event, OutboxMessage
 from storage.writer import apply_changes
-from tests.harness import CASEWORKER, BotHarness
+from tests.harness import CASEWORKER, BotHarness, help_text_for
 
 CATALOGS = Catalogs()
 FLOW = load_flows()["reminder"].steps
@@ -40,11 +40,6 @@ WHY, WORDS = FLOW["reason"].say, FLOW["words"].say
 TOO_LONG = "Det är för långt. Skriv högst {n} tecken."
 PRESS_A_BUTTON = "Tryck på en av knapparna."
 CANNOT_READ = "Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."
-HELP = (
-    "Stegvis påminner dig om möten och frågar hur det går. Svara med knapparna.\n"
-    "/language – byt språk\n/stop – stoppa meddelanden\n"
-    "Frågor? Kontakta din handläggare {caseworker}."
-)
 PEOPLE = {"sv": "Sara Lindqvist", "ar": "Hassan Al-Khatib", "so": "Amina Yusuf", "fa_AF": "Zahra Ahmadi", "ti": "Senait Tesfay"}
 
 
@@ -285,7 +280,7 @@ async def test_help_while_a_reminder_is_open_shows_it_again(running_bot: BotHarn
     [reminder] = await deliver(running_bot, user, participant_id, appointment_id)
     await user.send("/help")
     help_text, question = await user.next_reply(), await user.next_reply()
-    assert help_text.text == t("sv", HELP, caseworker=CASEWORKER)
+    assert help_text.text == help_text_for(CATALOGS, "sv", CASEWORKER)
     assert (question.text, question.buttons) == (reminder.text, reminder.buttons)
     await user.send("ja")
     nudge = await user.next_reply()
@@ -368,9 +363,9 @@ async def test_a_cancelled_appointments_button_says_so_and_changes_nothing(runni
 
     # The cancelled reminder is no longer the open question: /help does not show it again.
     await user.send("/help")
-    assert (await user.next_reply()).text == t("fa_AF", HELP, caseworker=CASEWORKER)
+    assert (await user.next_reply()).text == help_text_for(CATALOGS, "fa_AF", CASEWORKER)
     await running_bot.settle()
-    assert user.messages[-1].text == t("fa_AF", HELP, caseworker=CASEWORKER)
+    assert user.messages[-1].text == help_text_for(CATALOGS, "fa_AF", CASEWORKER)
     conversation = await running_bot.conversation(participant_id)
     assert conversation is not None and conversation.flow is None
     assert_nothing_logged(log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiogram import Router
@@ -10,7 +11,9 @@ from aiogram.types import Message
 from sqlalchemy import select
 
 from bot.conversation.turn import Turn
+from bot.registry import MenuCommand
 from flows.engine import IDLE
+from locales import N_, Texts
 from storage.models import Caseworker, ParticipantStatus
 
 if TYPE_CHECKING:
@@ -27,17 +30,24 @@ async def start(message: Message, turn: Turn, stegvis: Stegvis) -> None:
         turn.say(turn.texts.gettext("Du är redan med i Stegvis. Skriv /help om du behöver hjälp."))
 
 
+# /help: what Stegvis does, a line per entry of the command menu (whatever features registered
+# there, in its order), and who to ask.
+HELP_INTRO = N_("Stegvis påminner dig om möten och frågar hur det går. Svara med knapparna.")
+HELP_LINE = N_("{command} – {description}")
+HELP_CONTACT = N_("Frågor? Kontakta din handläggare {caseworker}.")
+NOT_IN_HELP = frozenset({"start", "help"})  # what /help is, and what they are already past
+
+
+def help_text(texts: Texts, menu: Sequence[MenuCommand], caseworker: str) -> str:
+    entries = [entry for entry in sorted(menu, key=lambda e: e.order) if entry.command not in NOT_IN_HELP]
+    lines = [texts.gettext(HELP_LINE, command="/" + entry.command, description=texts.gettext(entry.description)) for entry in entries]
+    return "\n".join((texts.gettext(HELP_INTRO), *lines, texts.gettext(HELP_CONTACT, caseworker=caseworker)))
+
+
 async def help_(message: Message, turn: Turn, stegvis: Stegvis) -> None:
     await turn.tidy()
     rows = await stegvis.store.fetch(select(Caseworker.name).where(Caseworker.id == turn.participant.caseworker_id))
-    turn.say(
-        turn.texts.gettext(
-            "Stegvis påminner dig om möten och frågar hur det går. Svara med knapparna.\n"
-            "/language – byt språk\n/stop – stoppa meddelanden\n"
-            "Frågor? Kontakta din handläggare {caseworker}.",
-            caseworker=rows[0][0] if rows else "",
-        )
-    )
+    turn.say(help_text(turn.texts, stegvis.features.menu, rows[0][0] if rows else ""))
     turn.take(stegvis.engine.repeat(turn.state, language=turn.language, variables=stegvis.variables(turn.participant)))
 
 
