@@ -44,6 +44,7 @@ class Turn:
         self.notice_text: str | None = None
         self.alert = False
         self.chosen: str | None = None
+        self.update: OutgoingMessage | None = None  # the pressed message, drawn again in place
 
     # ---- deciding ------------------------------------------------------------------------------
 
@@ -72,6 +73,7 @@ class Turn:
             self.state = sprint.state
         self.replies.extend(sprint.messages)
         self.chosen = sprint.chosen or self.chosen
+        self.update = sprint.update or self.update
         if sprint.notice is not None:
             self.notice_text = sprint.notice
 
@@ -110,7 +112,15 @@ class Turn:
         if callback is not None:
             await _quietly(callback.answer(self.notice_text, show_alert=self.alert))
             message = callback.message
-            if self.chosen and isinstance(message, Message) and message.text:
+            if self.update is not None and isinstance(message, Message):
+                # A choice toggled: the same question, its buttons checked or not.
+                try:
+                    await message.edit_text(self.update.text, reply_markup=keyboard(self.update))
+                except TelegramBadRequest as error:
+                    log.info("could not draw the question again: %s", error.message)
+                except TelegramForbiddenError:
+                    return await self.blocked()
+            elif self.chosen and isinstance(message, Message) and message.text:
                 # Keep the question on screen with the answer under it, and take the buttons away.
                 try:
                     await message.edit_text(answered(message.text, self.chosen), reply_markup=None)
