@@ -267,3 +267,32 @@ async def test_an_answer_stops_the_nudge_and_the_next_weeks_check_in_gives_up_on
 async def _list(w: World, week: date) -> dict:
     async with w.database.sessions() as session:
         return (await services.list_week(session, w.stegvis.settings, week=week, now=w.clock.now())).as_json(TZ)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload", "writes"),
+    [
+        ("checkin_practice", {"week": "2027-01-18", "amount": "a_lot"}, True),
+        ("checkin_practice", {"week": "2027-01-18", "amount": "sometimes"}, False),
+        ("checkin_practice", {"amount": "a_lot"}, False),  # no week
+        ("checkin_places", {"week": "2027-01-18", "places": ["sfi", "home"]}, True),
+        ("checkin_places", {"week": "2027-01-18", "places": "sfi"}, False),  # a list, always
+        ("checkin_places", {"week": "2027-01-18", "places": []}, False),
+        ("checkin_places", {"week": "2027-01-18", "places": ["sfi", "gym"]}, False),
+        ("checkin_confidence", {"week": "2027-01-18", "level": 5}, True),
+        ("checkin_confidence", {"week": "2027-01-18", "level": 6}, False),
+        ("checkin_confidence", {"week": "2027-01-18", "level": True}, False),
+    ],
+)
+def test_an_answer_not_one_of_ours_is_kept_in_the_event_log_only(event_type: str, payload: dict, writes: bool) -> None:
+    from bot.features.checkins import events
+    from bot.registry import Features
+    from flows.engine import FlowEvent
+    from storage.writer import Changes
+
+    features = Features()
+    events.register(features)
+    changes = Changes(1, local(FRIDAY, 15))
+    person = ParticipantRow(1, "Amina", 1, "sv", ParticipantStatus.ACTIVE, 1, None)
+    features.event_handlers[event_type](changes, person, FlowEvent(event_type, payload, "checkin", None))
+    assert len(changes.statements) == (1 if writes else 0)

@@ -39,12 +39,17 @@ def nudged(changes: Changes, participant: ParticipantRow, event: FlowEvent) -> N
         changes.statements.append(store.nudged(participant.id, week, changes.now))
 
 
-def _answer(column: str, value: Any, allowed: Any) -> Any:
+def _answer(column: str, value: str, allowed: Any, *, many: bool = False) -> Any:
+    """A handler that sets `column` from the payload's `value`: one of `allowed`, or (`many`) a non-empty list of them."""
+
     def handle(changes: Changes, participant: ParticipantRow, event: FlowEvent) -> None:
         week = _week(event)
         given = event.payload.get(value)
-        ok = all(item in allowed for item in given) if isinstance(given, list) else given in allowed
-        if week is None or not ok or given in ([],):
+        if many:
+            ok = isinstance(given, list) and bool(given) and all(item in allowed for item in given)
+        else:
+            ok = type(given) in (str, int) and given in allowed
+        if week is None or not ok:
             log.warning("%s %r is not one of %s: kept in the event log only", event.type, given, list(allowed))
             return
         changes.statements.append(store.answered(participant.id, week, changes.now, **{column: given}))
@@ -62,6 +67,6 @@ def register(features: Features) -> None:
     features.on_event("checkin_sent", sent)
     features.on_event("checkin_nudged", nudged)
     features.on_event("checkin_practice", _answer("practice", "amount", store.AMOUNTS))
-    features.on_event("checkin_places", _answer("places", "places", store.PLACES))
+    features.on_event("checkin_places", _answer("places", "places", store.PLACES, many=True))
     features.on_event("checkin_confidence", _answer("confidence", "level", store.LEVELS))
     features.on_event("checkin_voice_note", voice_note)

@@ -10,6 +10,8 @@ it was.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiogram import Router
 from aiogram.filters import Filter
 from aiogram.types import Message
@@ -20,7 +22,6 @@ from bot.features.checkins import events, store, weeks
 from bot.features.checkins.messages import FLOW, VOICE_THANKS
 from flows.engine import FlowEvent
 from storage.writer import ParticipantRow
-from zoneinfo import ZoneInfo
 
 
 async def open_week(turn: Turn, conversations: Conversations, tz: ZoneInfo) -> str | None:
