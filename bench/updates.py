@@ -4,6 +4,7 @@ Usage::
 
     PYTHONPATH=. .venv/bin/python bench/updates.py [--participants 200] [--rounds 5]
         [--concurrency 1|50] [--trials 3] [--database sqlite|URL] [--profile FILE]
+        [--scenario language|checkin]
 
 What it measures: updates per second through ``Dispatcher.feed_update`` for three dispatchers,
 each with a Bot whose session answers every Bot API call in memory, so no side pays for HTTP:
@@ -31,6 +32,13 @@ side, 3 on the plain one); a line starting with WARNING says when counts, order 
 The sides run ``--trials`` times each, interleaved (full, plain, fair, full, ...), so a drift of
 the shared machine touches all of them; the figures are min / median / max and ratios of medians.
 Target: full / fair bare >= 0.50 with 50 in flight, >= 0.30 fed one at a time.
+
+``--scenario checkin``: the weekly practice check-in answered instead, five presses a
+participant-round: «Mycket», two places ticked (each redraws the message in place), «Klar» and
+a face; 13 Bot API calls (5 answerCallbackQuery, 5 editMessageText, 3 sendMessage). Before each
+pass every participant is sent a new week's check-in as the outbox sender would (composer, event
+handler, CheckIn row, conversation state), untimed; each round is a participant of its own, as a
+participant answers one check-in a week.
 
 ``--profile FILE`` runs one more full-stack pass under cProfile, writes FILE (pstats) and prints
 the 25 functions with the most cumulative time. cProfile sees the main thread only: on SQLite the
@@ -81,6 +89,7 @@ from storage import repositories as repo  # noqa: E402
 from storage.clock import FrozenClock  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.models import ParticipantStatus  # noqa: E402
+from storage.writer import apply_changes, participants_by_id  # noqa: E402
 
 TOKEN = "42:BENCH"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
@@ -159,6 +168,30 @@ async def seed(app: Stegvis, count: int) -> list[int]:
     return chat_ids
 
 
+async def open_checkins(app: Stegvis, chat_ids: list[int], week: int) -> None:
+    """Each of these participants gets the check-in of the `week`-th week after NOW's, as the
+    outbox sender delivers it: the composer's sprint, its events' handlers (the CheckIn row)
+    and the conversation state, in one transaction. A newer week closes the older ones."""
+    from datetime import timedelta
+
+    from flows.engine import State
+    from storage.models import OutboxMessage, Participant
+    from bot.features.checkins.messages import SUBJECT, WEEKLY
+    from bot.outbox.composers import Addressee
+    from sqlalchemy import select
+
+    monday = NOW.date() - timedelta(days=NOW.weekday()) + timedelta(weeks=week)
+    composer = app.features.composers[WEEKLY]
+    async with app.database.sessions() as session:
+        ids = list(await session.scalars(select(Participant.id).where(Participant.telegram_chat_id.in_(chat_ids))))
+        people = await participants_by_id(session, ids)
+        for pid, person in people.items():
+            row = OutboxMessage(id=0, recipient_id=pid, subject_kind=SUBJECT, subject_id=pid, subject_version=monday.toordinal(), composer=WEEKLY)
+            sprint = composer.compose(Addressee(person.telegram_chat_id, "sv", True, False, person), None, row)
+            await apply_changes(session, app.conversations.changes_for(person, sprint, State.from_dict(person.conversation), NOW))
+        await session.commit()
+
+
 # --------------------------------------------------------------------------------------------------
 
 
@@ -208,6 +241,26 @@ def picker_press(chat_id: int) -> Update:
 def free_text(chat_id: int) -> Update:
     user, chat = _person(chat_id)
     return Update(update_id=next(_update_ids), message=Message(message_id=3, date=NOW, chat=chat, from_user=user, text="hej"))
+
+
+CHECKIN_PRESSES = ("practice:a_lot", "places:sfi", "places:home", "places:done", "confidence:f4")
+CHECKIN_CALLS = Counter(answerCallbackQuery=5, editMessageText=5, sendMessage=3)
+CHECKIN_PLAIN = Counter(answerCallbackQuery=5)
+CHECKIN_NEXT = {"practice": ("Var övade du? Välj en eller flera, tryck sedan på Klar.", ("sfi", "language_cafe", "work", "home", "friends", "done"), False),
+                "places": ("Hur säker känner du dig när du pratar svenska?", ("f1", "f2", "f3", "f4", "f5"), True),
+                "confidence": ("Tack för ditt svar! Veckans fras:\n«Hur mår du?»\nSå frågar man hur någon har det.", (), False)}
+
+
+def checkin_press(chat_id: int, press: str, ref: str) -> Update:
+    user, chat = _person(chat_id)
+    question = Message(message_id=4, date=NOW, chat=chat, text="Har du övat svenska den här veckan?")
+    callback = CallbackQuery(id=str(next(_update_ids)), from_user=user, chat_instance="1", message=question, data=f"s:checkin:{press}:{ref}")
+    return Update(update_id=next(_update_ids), callback_query=callback)
+
+
+def make_checkin_updates(chat_ids: list[int], ref: str) -> list[Update]:
+    """Each participant answers their check-in; a press for everyone before the next press."""
+    return [checkin_press(chat_id, press, ref) for press in CHECKIN_PRESSES for chat_id in chat_ids]
 
 
 def make_updates(chat_ids: list[int], rounds: int) -> list[Update]:
@@ -292,6 +345,33 @@ def plain_bare_dispatcher() -> Dispatcher:
     return dispatcher
 
 
+def fair_checkin_dispatcher() -> Dispatcher:
+    """The Bot API calls the full stack makes for a check-in's presses, made bare."""
+    router = Router()
+
+    def keyboard(step: str, options: tuple[str, ...], row: bool, ref: str) -> InlineKeyboardMarkup | None:
+        buttons = [InlineKeyboardButton(text=option, callback_data=f"s:checkin:{step}:{option}:{ref}") for option in options]
+        return InlineKeyboardMarkup(inline_keyboard=[buttons] if row else [[b] for b in buttons]) if buttons else None
+
+    @router.callback_query()
+    async def on_press(callback: CallbackQuery, bot: Bot) -> None:
+        await callback.answer()
+        assert isinstance(callback.message, Message) and callback.data
+        _s, _flow, step, option, ref = callback.data.split(":")
+        if step == "places" and option != "done":  # a tick: the same question, redrawn
+            text, options, row = CHECKIN_NEXT["practice"]
+            await callback.message.edit_text(text, reply_markup=keyboard("places", options, row, ref))
+            return
+        await callback.message.edit_text(f"{callback.message.text}\n\n✅ {option}", reply_markup=None)
+        text, options, row = CHECKIN_NEXT[step]
+        following = {"practice": "places", "places": "confidence", "confidence": "phrase"}[step]
+        await bot.send_message(callback.message.chat.id, text, reply_markup=keyboard(following, options, row, ref))
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
 def fair_bare_dispatcher() -> Dispatcher:
     router = Router()
 
@@ -326,6 +406,8 @@ class Side:
     passes: list[Pass] = field(default_factory=list)
 
     make_bot: Callable[[BaseSession], Bot] | None = None
+    # Run before each pass, untimed (the check-ins sent): its number, 0 for the warm-up.
+    prepare: Callable[[int], Any] | None = None
 
     def __post_init__(self) -> None:
         self.bot = (self.make_bot or (lambda session: Bot(TOKEN, session=session)))(InMemorySession())
@@ -428,14 +510,19 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=3, help="timed passes of each side, interleaved")
     parser.add_argument("--database", default="sqlite", help="sqlite (a temporary file) or a database URL")
     parser.add_argument("--profile", metavar="FILE", help="one more full-stack pass under cProfile: write FILE (pstats), print the top 25")
+    parser.add_argument("--scenario", choices=("language", "checkin"), default="language",
+                        help="language: /language, the picker's press, a text; checkin: the weekly check-in's five presses")
     args = parser.parse_args()
+    checkin = args.scenario == "checkin"
     if min(args.participants, args.rounds, args.concurrency, args.trials) < 1:
         parser.error("--participants, --rounds, --concurrency and --trials must be at least 1")
 
     participant_rounds = args.participants * args.rounds
-    count = participant_rounds * 3
+    kinds = len(CHECKIN_PRESSES) if checkin else 3
+    count = participant_rounds * kinds
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("aiogram", "SQLAlchemy"))
-    print(f"updates a trial:   {count} ({args.participants} participants x {args.rounds} rounds x 3 kinds), "
+    what = "check-in presses" if checkin else "kinds"
+    print(f"updates a trial:   {count} ({args.participants} participants x {args.rounds} rounds x {kinds} {what}), "
           f"{args.concurrency} in flight, {args.trials} trials interleaved")
     print(f"software:          Python {platform.python_version()}, {versions}")
     warnings: list[str] = []
@@ -448,20 +535,47 @@ async def main() -> None:
         url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3" if args.database == "sqlite" else args.database
         async with full_stack(url) as stack:
             print(f"database:          {stack.dialect} ({'temporary file' if args.database == 'sqlite' else 'given URL'})", flush=True)
-            chat_ids = await seed(stack.app, WARM_UP_PARTICIPANTS + args.participants)
-            warm_up = make_updates(chat_ids[:WARM_UP_PARTICIPANTS], 1)
-            updates = make_updates(chat_ids[WARM_UP_PARTICIPANTS:], args.rounds)
-            sides = [Side("full stack", stack.dispatcher, SAME_AS_STEGVIS, make_bot=stack.bot),
-                     Side("plain bare", plain_bare_dispatcher(), PLAIN),
-                     Side("fair bare", fair_bare_dispatcher(), SAME_AS_STEGVIS)]
+            if checkin:
+                # A participant answers one check-in a week: each round is a participant of its own.
+                chat_ids = await seed(stack.app, WARM_UP_PARTICIPANTS + participant_rounds)
+                warm_ids, timed_ids = chat_ids[:WARM_UP_PARTICIPANTS], chat_ids[WARM_UP_PARTICIPANTS:]
+                def week_ref(number: int) -> str:
+                    from datetime import timedelta
+
+                    from bot.features.checkins.weeks import reference
+
+                    return reference(NOW.date() - timedelta(days=NOW.weekday()) + timedelta(weeks=number))
+
+                refs = {n: week_ref(n) for n in range(args.trials + 2)}
+                warm_up = make_checkin_updates(warm_ids, refs[0])
+                passes = {n: make_checkin_updates(timed_ids, refs[n]) for n in range(1, args.trials + 2)}
+                updates = passes[1]
+                full_calls, plain_calls, fair = CHECKIN_CALLS, CHECKIN_PLAIN, fair_checkin_dispatcher()
+
+                async def prepare(number: int) -> None:
+                    await open_checkins(stack.app, warm_ids if number == 0 else timed_ids, number)
+            else:
+                chat_ids = await seed(stack.app, WARM_UP_PARTICIPANTS + args.participants)
+                warm_up = make_updates(chat_ids[:WARM_UP_PARTICIPANTS], 1)
+                updates = make_updates(chat_ids[WARM_UP_PARTICIPANTS:], args.rounds)
+                passes = {}
+                full_calls, plain_calls, fair = SAME_AS_STEGVIS, PLAIN, fair_bare_dispatcher()
+                prepare = None
+            sides = [Side("full stack", stack.dispatcher, full_calls, make_bot=stack.bot, prepare=prepare),
+                     Side("plain bare", plain_bare_dispatcher(), plain_calls),
+                     Side("fair bare", fair, full_calls)]
 
             for side in sides:  # caches, connections, lazily built routers; one at a time
+                if side.prepare:
+                    await side.prepare(0)
                 warnings += problems(side, "warm-up", await feed(side.dispatcher, side.bot, warm_up, 1), WARM_UP_PARTICIPANTS)
             settle_memory()  # as `stegvis run` does once it has started
             for trial in range(1, args.trials + 1):
                 figures = []
                 for side in sides:
-                    done = await feed(side.dispatcher, side.bot, updates, args.concurrency)
+                    if side.prepare:
+                        await side.prepare(trial)
+                    done = await feed(side.dispatcher, side.bot, passes.get(trial, updates), args.concurrency)
                     side.passes.append(done)
                     warnings += problems(side, f"trial {trial}", done, participant_rounds)
                     figures.append(f"{side.name} {count / done.seconds:6.0f}")
@@ -471,7 +585,9 @@ async def main() -> None:
             profiled = None
             if args.profile:
                 profiler = cProfile.Profile()
-                profiled = await feed(stack.dispatcher, sides[0].bot, updates, args.concurrency, profiler)
+                if sides[0].prepare:
+                    await sides[0].prepare(args.trials + 1)
+                profiled = await feed(stack.dispatcher, sides[0].bot, passes.get(args.trials + 1, updates), args.concurrency, profiler)
                 warnings += problems(sides[0], "profiled pass", profiled, participant_rounds)
                 profiler.dump_stats(args.profile)
 

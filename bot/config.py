@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # When the "coming today?" question about a group activity goes out on the session's day
     # (local time; later when quiet hours last, never less than an hour before the session).
     activity_question_time: str = Field("08:00", validation_alias="STEGVIS_ACTIVITY_QUESTION_TIME")
+    # When the weekly practice check-in goes out by default: a weekday and a local time.
+    checkin_time: str = Field("fri 14:00", validation_alias="STEGVIS_CHECKIN_TIME")
     # The outbox sender (bot/sender.py). Telegram allows about 30 messages a second in bulk and
     # about one a second per chat; the defaults stay under both. The rate is per process.
     send_rate: float = Field(25.0, validation_alias="STEGVIS_SEND_RATE")
@@ -132,6 +134,14 @@ class Settings(BaseSettings):
         parse_time(value)
         return value
 
+    @field_validator("checkin_time")
+    @classmethod
+    def _checkin_time(cls, value: str) -> str:
+        from bot.features.activities.parsing import parse_weekly
+
+        parse_weekly(value)  # "fri 14:00", "fredag 14:00"; its ValueError says what is wrong
+        return value
+
     @field_validator("send_rate", mode="before")
     @classmethod
     def _send_rate(cls, value: object) -> float:
@@ -185,6 +195,14 @@ class Settings(BaseSettings):
     @cached_property
     def activity_question_at(self) -> time:
         return parse_time(self.activity_question_time)
+
+    @cached_property
+    def checkin_at(self) -> tuple[int, time]:
+        """(weekday 0 Monday … 6, local time) of the default weekly check-in."""
+        from bot.features.activities.parsing import parse_weekly
+
+        rule = parse_weekly(self.checkin_time)
+        return rule.weekday, rule.at
 
     @cached_property
     def quiet(self) -> QuietHours | None:

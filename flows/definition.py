@@ -23,12 +23,25 @@ Format (spec 1)::
         text_input: {event: note, next: thanks, max_length: 200}   # wait for a short text
         buttons:
           - {id: skip, label: Hoppa över, next: thanks}
+      places:
+        say: "Var? Välj en eller flera, tryck sedan på Klar."
+        several: {event: places, key: places, next: thanks, done: Klar}  # toggle, then Done
+        buttons:                  # the choices: ids and labels only
+          - {id: sfi, label: SFI}
+          - {id: home, label: Hemma}
+      faces:
+        say: "Hur känns det?"
+        layout: row               # all buttons side by side (short labels: faces, numbers)
+        buttons: [...]
 
-A step is exactly one of: ``buttons`` (wait for a press), ``text_input`` (wait for a typed text of
+A step is exactly one of: ``buttons`` (wait for a press), ``several`` with ``buttons`` (each press
+toggles a choice, shown checked; a *Done* button ends the step with one event carrying the list
+of chosen ids under ``key``, in the order of the buttons), ``text_input`` (wait for a typed text of
 at most ``max_length`` characters, and with ``buttons`` for a press as well), ``language_picker:
 true`` (one button per language, each in its own script; with ``next`` to go on after the choice),
 ``next`` (say and go on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop
-without waiting. Step names ``ref`` and ``variables`` are taken: the conversation
+without waiting. ``layout: row`` puts a step's buttons in one row (``column``, one per row, is
+the default). Step names ``ref`` and ``variables`` are taken: the conversation
 state keeps other things under them.
 """
 
@@ -50,6 +63,10 @@ MAX_BUTTONS = 6  # more than six choices is too many for a small screen and a ne
 MAX_TEXT = 1000  # Telegram allows 4096; participants deserve far shorter
 MAX_LABEL = 40
 MAX_FILE_BYTES = 256 * 1024
+MAX_ROW = 6  # buttons side by side; Telegram shows up to 8, a phone's width far fewer readable ones
+MAX_ROW_LABEL = 12  # a label in a row of buttons shares the width with the others
+DONE = "done"  # the option of a several step's Done button: no choice may be called so
+LAYOUTS = ("column", "row")
 MAX_TEXT_INPUT = 1000  # the longest typed answer a text_input may ask for (the engine's LONG_TEXT)
 ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # short ids keep callback data under 64 bytes
 EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # event types are stored, never sent: they may be longer
@@ -88,6 +105,17 @@ class TextEntry:
 
 
 @dataclass(frozen=True)
+class Several:
+    """A step of several choices: presses toggle; Done records ``event`` with ``{key: [ids]}``, then ``next``."""
+
+    event: str
+    key: str
+    next: str | None
+    done: str  # the Done button's label (a msgid)
+    line: int
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     say: str | None
@@ -98,6 +126,8 @@ class Step:
     line: int = 0  # the line of the step's name
     say_line: int = 0  # the line of its say text, for extraction
     text_input: TextEntry | None = None
+    several: Several | None = None
+    layout: str = "column"  # "row": every button side by side
 
     @property
     def waits(self) -> bool:
@@ -124,6 +154,8 @@ class Flow:
                 found.append((step.say_line or step.line, step.say, f"{self.id}.{step.id}"))
             for button in step.buttons:
                 found.append((button.line, button.label, f"{self.id}.{step.id}.{button.id}"))
+            if step.several is not None:
+                found.append((step.several.line, step.several.done, f"{self.id}.{step.id}.{DONE}"))
         return found
 
 
@@ -319,15 +351,21 @@ class _Checker:
 
     def step(self, step_id: str, node: _Node, variables: frozenset[str], line: int) -> Step:
         where = f"steps.{step_id}"
-        fields = self.mapping(node, where, {"say", "buttons", "text_input", "language_picker", "next", "end"}, set(), line)
-        kinds = [kind for kind in ("buttons", "text_input", "language_picker", "next", "end") if kind in fields]
+        fields = self.mapping(node, where, {"say", "buttons", "several", "text_input", "language_picker", "layout", "next", "end"}, set(), line)
+        kinds = [kind for kind in ("buttons", "several", "text_input", "language_picker", "next", "end") if kind in fields]
         if kinds == ["language_picker", "next"]:
             kinds = ["language_picker"]  # the picker waits, then goes on to next
         if kinds == ["buttons", "text_input"]:
             kinds = ["text_input"]  # waits for a typed text or a press
+        if kinds == ["buttons", "several"]:
+            kinds = ["several"]  # the buttons are its choices
+        if kinds == ["several"] and "buttons" not in fields:
+            raise self.fail(fields["several"], f"{where}.several", "needs buttons: the choices to pick from (ids and labels)")
         if len(kinds) != 1:
-            problem = "needs exactly one of buttons, text_input, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else " (add end: true if the flow finishes here)")
-            if "text_input" in kinds:
+            problem = "needs exactly one of buttons, several, text_input, language_picker, next or end" + (f" (has {', '.join(kinds)})" if kinds else " (add end: true if the flow finishes here)")
+            if "several" in kinds:
+                problem += "; several goes with buttons only (its choices): give several its own next"
+            elif "text_input" in kinds:
                 problem += "; text_input may go with buttons only: give text_input its own next"
             elif "buttons" in kinds and "next" in kinds:
                 problem += "; to go on after a press, give each button its own next"
@@ -341,16 +379,42 @@ class _Checker:
         say = self.text(fields["say"], f"{where}.say", MAX_TEXT, variables) if "say" in fields else None
         if say is None and kinds[0] != "language_picker":
             raise FlowError(self.file, line, where, "missing required field 'say'")
+        several = self.several(fields["several"], f"{where}.several", node.key_lines["several"]) if "several" in fields else None
         buttons: tuple[Button, ...] = ()
         if "buttons" in fields:
-            buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables)
+            buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables, choices=several is not None)
+        layout = self.layout(fields["layout"], f"{where}.layout", buttons, several) if "layout" in fields else "column"
         text_input = self.text_input(fields["text_input"], f"{where}.text_input", node.key_lines["text_input"]) if "text_input" in fields else None
         next_step = None
         if "next" in fields:
             next_step = self.target(fields["next"], f"{where}.next")
             self.next_lines[step_id] = fields["next"].line
         say_line = fields["say"].line if "say" in fields else line
-        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input)
+        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input, several, layout)
+
+    def several(self, node: _Node, where: str, line: int) -> Several:
+        fields = self.mapping(node, where, {"event", "key", "next", "done"}, {"event", "done"}, line)
+        event = self.event(fields["event"], f"{where}.event")
+        key = self.ident(fields["key"], f"{where}.key") if "key" in fields else "chosen"
+        if key == "answer":
+            raise self.fail(fields["key"], f"{where}.key", "'answer' is the key of a single button's answer; choose another (e.g. places)")
+        next_step = self.target(fields["next"], f"{where}.next") if "next" in fields else None
+        done = self.text(fields["done"], f"{where}.done", MAX_LABEL, frozenset())
+        return Several(event, key, next_step, done, fields["done"].line)
+
+    def layout(self, node: _Node, where: str, buttons: tuple[Button, ...], several: Several | None) -> str:
+        if node.value not in LAYOUTS:
+            raise self.fail(node, where, f"must be one of {', '.join(LAYOUTS)}, not {node.value!r}")
+        if not buttons:
+            raise self.fail(node, where, "only a step with buttons has a layout")
+        if node.value == "row":
+            count = len(buttons) + (1 if several is not None else 0)
+            if count > MAX_ROW:
+                raise self.fail(node, where, f"a row holds at most {MAX_ROW} buttons; this step has {count}")
+            long = next((b for b in buttons if len(b.label) > MAX_ROW_LABEL), None)
+            if long is not None:
+                raise FlowError(self.file, long.line, where, f"the label {long.label!r} is {len(long.label)} characters; a row of buttons takes labels of at most {MAX_ROW_LABEL} (or leave out layout: row)")
+        return str(node.value)
 
     def text_input(self, node: _Node, where: str, line: int) -> TextEntry:
         fields = self.mapping(node, where, {"event", "next", "max_length"}, {"max_length"}, line)
@@ -365,9 +429,11 @@ class _Checker:
         next_step = self.target(fields["next"], f"{where}.next") if "next" in fields else None
         return TextEntry(event, next_step, limit.value, line)
 
-    def buttons(self, node: _Node, where: str, variables: frozenset[str]) -> tuple[Button, ...]:
+    def buttons(self, node: _Node, where: str, variables: frozenset[str], *, choices: bool = False) -> tuple[Button, ...]:
         if not isinstance(node.value, list) or not node.value:
             raise self.fail(node, where, "must be a list of at least one button")
+        if choices and len(node.value) > MAX_BUTTONS - 1:
+            raise self.fail(node, where, f"has {len(node.value)} choices; at most {MAX_BUTTONS - 1} (the Done button is the {MAX_BUTTONS}th)")
         if len(node.value) > MAX_BUTTONS:
             raise self.fail(node, where, f"has {len(node.value)} buttons; at most {MAX_BUTTONS}")
         buttons, seen = [], set()
@@ -375,6 +441,12 @@ class _Checker:
             here = f"{where}[{index}]"
             fields = self.mapping(item, here, {"id", "label", "next", "event", "payload"}, {"id", "label"})
             button_id = self.ident(fields["id"], f"{here}.id")
+            if choices:
+                if button_id == DONE:
+                    raise self.fail(fields["id"], f"{here}.id", f"'{DONE}' is the Done button of a several step; call the choice something else")
+                extra = next((key for key in ("next", "event", "payload") if key in fields), None)
+                if extra is not None:
+                    raise FlowError(self.file, item.key_lines[extra], f"{here}.{extra}", "a choice of a several step has only an id and a label: the step's several says the event and the next step")
             if button_id in seen:
                 raise self.fail(fields["id"], f"{here}.id", f"duplicate button id {button_id!r}")
             seen.add(button_id)

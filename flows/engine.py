@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows.definition import Flow, Step
+from flows.definition import DONE, Flow, Step
 from locales import LANGUAGES, N_, Catalogs, Texts
 from locales.languages import picker_order
 
@@ -40,6 +40,9 @@ REF = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_REF}}}")
 REF_KEY, VARIABLES_KEY = "ref", "variables"  # in Run.data (flows.definition.STATE_KEYS)
 TEXT_ANSWER = "text"  # stored in the state for a typed answer; the text itself only in its event
 REPEAT, QUIET = "repeat", "quiet"
+CHECKED = "✅ "  # in front of a chosen option of a several step
+# A press on Done before anything is chosen (a pop-up; nothing changes).
+CHOOSE_ONE = N_("Välj minst ett svar, tryck sedan på Klar.")
 # The notice for a press that changes nothing.
 ANSWERED = N_("Den frågan är redan besvarad.")  # a button on an older message
 BROKEN = N_("Den knappen fungerar inte.")  # a button we never made (forged, or of a removed flow)
@@ -188,6 +191,9 @@ class Sprint:
     # A message Stegvis sends on its own that asks nothing (a notice): the caller leaves the
     # conversation where it was instead of storing `state`.
     keep_state: bool = False
+    # The pressed message drawn again in place (a choice of a several step toggled): the caller
+    # edits that message instead of sending a new one.
+    update: OutgoingMessage | None = None
 
 
 class Engine:
@@ -315,6 +321,7 @@ class _Sprint:
         self.events: list[FlowEvent] = []
         self.chosen: str | None = None
         self.notice: str | None = None
+        self.update: OutgoingMessage | None = None
 
     @property
     def texts(self) -> Texts:
@@ -325,7 +332,7 @@ class _Sprint:
 
     def result(self) -> Sprint:
         runs = (*self.below, self.top) if self.top is not None else self.below
-        return Sprint(State(runs), self.language, tuple(self.messages), tuple(self.events), self.chosen, self.notice)
+        return Sprint(State(runs), self.language, tuple(self.messages), tuple(self.events), self.chosen, self.notice, update=self.update)
 
     def finished(self, then: Then) -> None:
         """The walked run has ended: the run below is open again."""
@@ -419,9 +426,30 @@ class _Walk:
             rows = tuple((Button(language.native_name, self.button_data(step, language.code)),) for language in order)
         else:
             prompt = self.fill(step.say)
-            rows = tuple((Button(self.texts.gettext(b.label), self.button_data(step, b.id)),) for b in step.buttons)
+            rows = self.rows(step)
         self.sprint.top = self.run()
         self.sprint.say(f"{hint}\n\n{prompt}" if hint else prompt, rows)
+
+    def rows(self, step: Step) -> tuple[tuple[Button, ...], ...]:
+        """The step's buttons as Telegram rows: one per row, or all in one (``layout: row``);
+        a several step's chosen options checked, and its Done button last."""
+        chosen = self.chosen(step)
+        buttons = [
+            Button((CHECKED if b.id in chosen else "") + self.texts.gettext(b.label), self.button_data(step, b.id)) for b in step.buttons
+        ]
+        if step.several is not None:
+            buttons.append(Button(self.texts.gettext(step.several.done), self.button_data(step, DONE)))
+        if step.layout == "row":
+            return (tuple(buttons),)
+        return tuple((button,) for button in buttons)
+
+    def chosen(self, step: Step) -> list[str]:
+        """The options of a several step chosen so far, in the order of its buttons (plain data in the run)."""
+        if step.several is None:
+            return []
+        kept = self.data.get(step.id)
+        picked = set(kept) if isinstance(kept, list) else set()
+        return [b.id for b in step.buttons if b.id in picked]
 
     def fill(self, msgid: str | None) -> str:
         assert msgid is not None
@@ -452,6 +480,8 @@ class _Walk:
             self.sprint.chosen = LANGUAGES[option].native_name
             self.emit("language_chosen", {"language": option}, step.id)
             return self.answered(step, option, step.next)
+        if step.several is not None:
+            return self.toggle_or_done(step, option)
         button = next((b for b in step.buttons if b.id == option), None)
         if button is None:
             return self.sprint.refuse(self, BROKEN)
@@ -459,7 +489,28 @@ class _Walk:
         self.emit(button.event, {"answer": button.id, **button.payload}, step.id)
         self.answered(step, button.id, button.next)
 
-    def answered(self, step: Step, option: str, next_step: str | None) -> None:
+    def toggle_or_done(self, step: Step, option: str) -> None:
+        several = step.several
+        assert several is not None
+        chosen = self.chosen(step)
+        if option == DONE:
+            if not chosen:
+                self.sprint.top = self.run()
+                self.sprint.notice = self.texts.gettext(CHOOSE_ONE)  # the message stays as it is
+                return
+            labels = {b.id: self.texts.gettext(b.label) for b in step.buttons}
+            self.sprint.chosen = ", ".join(labels[c] for c in chosen)
+            self.emit(several.event, {several.key: chosen}, step.id)
+            return self.answered(step, chosen, several.next)
+        if not any(b.id == option for b in step.buttons):
+            return self.sprint.refuse(self, BROKEN)
+        picked = [c for c in chosen if c != option] if option in chosen else [*chosen, option]
+        self.data[step.id] = [b.id for b in step.buttons if b.id in picked]
+        self.sprint.top = self.run()
+        # Drawn again in place, with the option checked or not; nothing is recorded until Done.
+        self.sprint.update = OutgoingMessage(self.fill(step.say), self.rows(step))
+
+    def answered(self, step: Step, option: str | list[str], next_step: str | None) -> None:
         self.data[step.id] = option
         self.sprint.top = None
         if next_step:

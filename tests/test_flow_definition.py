@@ -246,6 +246,7 @@ def test_extraction_yields_every_text_with_its_line_and_a_comment(path: Path) ->
     with path.open("rb") as fileobj:
         found = list(extract_flow(fileobj, keywords=(), comment_tags=(), options={}))
     expected = {step.say for step in flow.steps.values() if step.say} | {b.label for s in flow.steps.values() for b in s.buttons}
+    expected |= {s.several.done for s in flow.steps.values() if s.several is not None}
     assert {message for _line, _func, message, _comments in found} == expected
     for line, funcname, message, comments in found:
         assert funcname is None
@@ -253,7 +254,7 @@ def test_extraction_yields_every_text_with_its_line_and_a_comment(path: Path) ->
         # The line is where the text is written: the say: or label: line (a |- block starts there),
         # or a button written on one line, {id: ..., label: ...}.
         first_words = message.splitlines()[0][:20]
-        assert source_line.startswith(("say:", "label:", "- {")), (line, source_line)
+        assert source_line.startswith(("say:", "label:", "- {", "several:")), (line, source_line)
         assert first_words in source_line or source_line.endswith(("|-", "|", ">")), (line, source_line, message)
         [comment] = comments
         assert comment.startswith(f"flow step: {flow.id}.")
@@ -290,3 +291,92 @@ def test_shipped_flows_are_plain_yaml() -> None:
     for path in SHIPPED:
         for token in yaml.scan(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader):
             assert not isinstance(token, (yaml.AnchorToken, yaml.AliasToken, yaml.TagToken)), (path.name, token)
+
+
+# --- several choices and rows of buttons --------------------------------------------------------
+
+SEVERAL = """\
+spec: 1
+flow: example
+start: where
+steps:
+  where:
+    say: Var övade du?
+    several: {event: places, key: places, next: faces, done: Klar}
+    buttons:
+      - {id: sfi, label: SFI}
+      - {id: home, label: Hemma}
+  faces:
+    say: Hur känns det?
+    layout: row
+    buttons:
+      - {id: f1, label: "😟"}
+      - {id: f5, label: "😄"}
+"""
+
+
+def test_a_several_step_and_a_row_of_buttons_load_with_everything_in_them() -> None:
+    flow = parse_flow(SEVERAL)
+    where, faces = flow.steps["where"], flow.steps["faces"]
+    assert where.waits and where.several is not None
+    assert (where.several.event, where.several.key, where.several.next, where.several.done) == ("places", "places", "faces", "Klar")
+    assert [b.id for b in where.buttons] == ["sfi", "home"] and where.layout == "column"
+    assert faces.layout == "row" and faces.several is None
+    # The Done label is a text to translate, like the choices' labels.
+    assert ("Klar", "example.where.done") in {(text, where_) for _line, text, where_ in flow.texts()}
+
+
+def test_a_several_steps_key_defaults_to_chosen() -> None:
+    flow = parse_flow(SEVERAL.replace("key: places, ", ""))
+    assert flow.steps["where"].several.key == "chosen"
+
+
+def test_a_row_holds_six_buttons_and_a_several_step_five_choices() -> None:
+    six = "\n".join(f"      - {{id: f{n}, label: '{n}'}}" for n in range(6))
+    parse_flow(SEVERAL.split("  faces:")[0] + "  faces:\n    say: Hur?\n    layout: row\n    buttons:\n" + six + "\n")
+    five = "\n".join(f"      - {{id: p{n}, label: P{n}}}" for n in range(5))
+    start = SEVERAL.split("    buttons:\n      - {id: sfi")[0]
+    flow = parse_flow(start + "    buttons:\n" + five + "\n" + "  faces:" + SEVERAL.split("  faces:")[1])
+    assert len(flow.steps["where"].buttons) == 5
+
+
+def test_the_phrases_of_the_week_load_and_cycle() -> None:
+    from datetime import date, timedelta
+
+    from flows.phrases import of_week, shipped
+
+    listed = shipped()
+    assert len(listed) >= 4 and all(p.phrase and p.meaning for p in listed)
+    monday = date(2027, 1, 18)
+    weeks = [of_week(monday + timedelta(days=7 * n)) for n in range(len(listed) + 1)]
+    assert len({p.phrase for p in weeks[:-1]}) == len(listed)  # every phrase once, one a week
+    assert weeks[-1] == weeks[0]  # then again from the top
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("phrases: []\n", "phrases.yaml:1: phrases: must be a list of at least one phrase"),
+        ("words: []\n", "phrases.yaml: must be a mapping with the one field phrases"),
+        ("phrases:\n  - phrase: Hej\n", "phrases.yaml:2: phrases[0]: needs exactly the texts phrase and meaning"),
+        ("phrases:\n  - {phrase: Hej, meaning: '{x}'}\n", "phrases.yaml:2: phrases[0].meaning: braces are not allowed (it is filled into the flow's text)"),
+    ],
+)
+def test_a_broken_phrases_file_says_where(source: str, message: str) -> None:
+    from flows.phrases import parse_phrases
+
+    with pytest.raises(ValueError) as caught:
+        parse_phrases(source)
+    assert str(caught.value) == message
+
+
+def test_the_meanings_of_the_phrases_are_extracted_for_translators() -> None:
+    from flows.phrases import PHRASES, shipped
+
+    with PHRASES.open("rb") as fileobj:
+        found = list(extract_flow(fileobj, keywords=(), comment_tags=(), options={}))
+    assert [message for _line, _func, message, _comments in found] == [p.meaning for p in shipped()]
+    lines = PHRASES.read_text(encoding="utf-8").splitlines()
+    for line, _func, message, comments in found:
+        assert message in lines[line - 1]
+        assert comments[0].startswith("the meaning of the phrase of the week «")

@@ -29,6 +29,8 @@ import pytest
 from bot.features.activities import question
 from bot.features.activities.schedule import Plan, WeeklyRule
 from bot.features.appointments import messages as reminder_messages
+from bot.features.checkins import messages as checkin_messages
+from bot.features.checkins import weeks as checkin_weeks
 from flows.definition import Flow, parse_flow
 from flows.engine import (
     IDLE,
@@ -63,6 +65,9 @@ CALENDAR = question.ActivityCalendar(
     12, "Språkcafé", "Nygatan 19", Plan((WeeklyRule(1, time(10, 0)),), timedelta(hours=2), date(2027, 1, 1)), frozenset(), ((1, date(2027, 1, 1), None),)
 )
 SESSION_REF = question.reference(CALENDAR.id, SESSION_DAY)  # "12d9901"
+# The week the checkin transcripts are about: the ISO week 2027-W03 (Monday 18 January 2027).
+CHECKIN_WEEK = date(2027, 1, 18)
+CHECKIN_REF = checkin_weeks.reference(CHECKIN_WEEK)  # "2027W03"
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
 MAX_BUTTONS = 6
 
@@ -73,6 +78,8 @@ MAX_BUTTONS = 6
 #                 written the way bot/reminders/messages.py writes them in the transcript's language
 #   session       (coming_today flow) start tied to CALENDAR on SESSION_DAY: ref "12d9901", the
 #                 session's time, the activity's name and place
+#   week          (checkin flow) start tied to CHECKIN_WEEK: ref "2027W03", the phrase of that
+#                 week and its meaning in the transcript's language
 #   at            start at this step instead of the flow's start (a notice)
 #   inputs        what happens, in order:
 #     ["start", guess]  Engine.start; the guess is Telegram's app language, used until one is chosen
@@ -310,6 +317,69 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
+    "checkin": {
+        # A lot, three places chosen (one of them chosen and taken back), 🙂, the phrase.
+        "all_steps": {
+            "participant": "{lang}",
+            "week": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:checkin:practice:a_lot:{week}"],
+                ["press", "s:checkin:places:sfi:{week}"],
+                ["press", "s:checkin:places:home:{week}"],
+                ["press", "s:checkin:places:sfi:{week}"],
+                ["press", "s:checkin:places:language_cafe:{week}"],
+                ["press", "s:checkin:places:friends:{week}"],
+                ["press", "s:checkin:places:done:{week}"],
+                ["press", "s:checkin:confidence:f4:{week}"],
+            ],
+        },
+        # Not this week: «Where?» is skipped.
+        "not_this_week": {
+            "participant": "{lang}",
+            "week": True,
+            "inputs": [
+                ["start", None],
+                ["press", "s:checkin:practice:not_this_week:{week}"],
+                ["press", "s:checkin:confidence:f2:{week}"],
+            ],
+        },
+        # The nudge a day later: a gentle line, then the first question.
+        "nudge": {
+            "participant": "{lang}",
+            "week": True,
+            "at": "nudge",
+            "inputs": [
+                ["start", None],
+                ["press", "s:checkin:practice:a_little:{week}"],
+                ["press", "s:checkin:places:work:{week}"],
+                ["press", "s:checkin:places:done:{week}"],
+                ["press", "s:checkin:confidence:f3:{week}"],
+            ],
+        },
+        # What is not an answer: a sticker, long text, Done with nothing chosen, forged and old
+        # presses; each asks again (or pops up a note) and records nothing.
+        "bad_inputs": {
+            "participant": "{lang}",
+            "week": True,
+            "inputs": [
+                ["start", None],
+                ["media", "sticker"],
+                ["text", "Jag övade mycket på jobbet och hemma med barnen, varje dag. " * 30],
+                ["press", "s:checkin:practice:a_lot:{week}"],
+                ["press", "s:checkin:practice:a_little:{week}"],  # stale: already answered
+                ["press", "s:checkin:places:done:{week}"],  # nothing chosen yet
+                ["press", "s:checkin:places:library:{week}"],  # forged option
+                ["text", "hemma"],
+                ["press", "s:checkin:places:home:{week}"],
+                ["media", "sticker"],
+                ["press", "s:checkin:places:done:{week}"],
+                ["press", "s:checkin:confidence:f9:{week}"],  # forged face
+                ["press", "s:checkin:confidence:f5:{week}"],
+                ["press", "s:checkin:confidence:f1:{week}"],  # stale: the flow has ended
+            ],
+        },
+    },
     "language": {
         # /language, from another language to this one.
         "switch": {
@@ -404,6 +474,7 @@ def record(sprint: Sprint) -> dict[str, Any]:
         "events": [{"type": e.type, "payload": e.payload, "flow": e.flow, "step": e.step, **({"ref": e.ref} if e.ref else {})} for e in sprint.events],
         "chosen": sprint.chosen,
         "notice": sprint.notice,
+        **({"update": record_message(sprint.update)} if sprint.update is not None else {}),
         "language": sprint.language,
         "state": sprint.state.to_dict(),
     }
@@ -411,7 +482,7 @@ def record(sprint: Sprint) -> dict[str, Any]:
 
 def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> dict[str, Any]:
     script = SCRIPTS[flow][path]
-    fill = {"lang": code, "other": other_language(code), "ref": REF, "session": SESSION_REF}
+    fill = {"lang": code, "other": other_language(code), "ref": REF, "session": SESSION_REF, "week": CHECKIN_REF}
 
     def filled(value: Any) -> Any:
         return value.format(**fill) if isinstance(value, str) else value
@@ -427,6 +498,10 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
         start["ref"] = SESSION_REF
         texts = engines[0].catalogs.texts(participant)
         variables = {**VARIABLES, **question.variables(CALENDAR, SESSION_DAY, texts, TZ)}
+    if script.get("week"):
+        start["ref"] = CHECKIN_REF
+        texts = engines[0].catalogs.texts(participant)
+        variables = {**VARIABLES, **checkin_messages.variables(CHECKIN_WEEK, texts)}
     state = IDLE
     steps = []
     guess = None  # Telegram's app language, which the bot keeps using until one is chosen
@@ -481,7 +556,7 @@ def unisolated_latin(text: str) -> list[str]:
 
 def check_sprint(engine: Engine, sprint: Sprint) -> None:
     rtl = sprint.language is not None and LANGUAGES[sprint.language].rtl
-    for message in sprint.messages:
+    for message in (*sprint.messages, *((sprint.update,) if sprint.update is not None else ())):
         buttons = [button for row in message.buttons for button in row]
         assert len(buttons) <= MAX_BUTTONS, message
         for button in buttons:
@@ -950,3 +1025,69 @@ def test_the_reminder_is_a_short_first_message(engine: Engine, code: str) -> Non
         for message in sprint.messages:
             assert len(message.text) <= 200, (code, at, len(message.text), message.text)
             assert message.text.splitlines()[0] and len(message.text.splitlines()[0]) <= 60
+
+
+# --- several choices and a row of buttons (the check-in's places and faces) ---------------------
+
+
+def at_places(engine: Engine, catalogs: Catalogs, code: str = "sv") -> State:
+    variables = checkin_messages.variables(CHECKIN_WEEK, catalogs.texts(code))
+    sprint = engine.start("checkin", language=code, variables=variables, ref=CHECKIN_REF)
+    return engine.resume(sprint.state, Press(f"s:checkin:practice:a_lot:{CHECKIN_REF}"), language=code).state
+
+
+def press_place(engine: Engine, state: State, option: str) -> Sprint:
+    return engine.resume(restarted(state), Press(f"s:checkin:places:{option}:{CHECKIN_REF}"), language="sv")
+
+
+def test_a_toggle_redraws_the_question_in_place_and_records_nothing(engine: Engine, catalogs: Catalogs) -> None:
+    sprint = press_place(engine, at_places(engine, catalogs), "home")
+    assert sprint.events == () and sprint.messages == () and sprint.chosen is None
+    assert sprint.update is not None
+    labels = [row[0].label for row in sprint.update.buttons]
+    assert labels == ["SFI", "Språkcafé", "På jobbet eller praktiken", "✅ Hemma", "Med vänner", "Klar"]
+    assert sprint.state.top.data["places"] == ["home"]  # plain data: a restart keeps the ticks
+
+
+def test_done_records_one_event_with_the_places_in_the_buttons_order(engine: Engine, catalogs: Catalogs) -> None:
+    state = at_places(engine, catalogs)
+    for option in ("friends", "sfi", "work", "work", "home"):  # work ticked, then unticked
+        state = press_place(engine, state, option).state
+    sprint = press_place(engine, state, "done")
+    assert [(e.type, e.payload) for e in sprint.events] == [("checkin_places", {"places": ["sfi", "home", "friends"]})]
+    assert sprint.chosen == "SFI, Hemma, Med vänner"
+    assert sprint.state.step == "confidence"
+
+
+def test_done_with_nothing_chosen_pops_up_a_hint_and_changes_nothing(engine: Engine, catalogs: Catalogs) -> None:
+    state = at_places(engine, catalogs, "so")
+    sprint = engine.resume(state, Press(f"s:checkin:places:done:{CHECKIN_REF}"), language="so")
+    assert sprint.events == () and sprint.messages == () and sprint.update is None
+    assert sprint.notice == catalogs.texts("so").gettext("Välj minst ett svar, tryck sedan på Klar.")
+    assert sprint.state == state
+
+
+@pytest.mark.parametrize("given", [MediaInput("sticker"), TextInput("x" * 2000), TextInput("hemma")])
+def test_a_sticker_or_text_on_the_places_asks_again_with_the_ticks_kept(engine: Engine, catalogs: Catalogs, given: Input) -> None:
+    state = press_place(engine, at_places(engine, catalogs), "sfi").state
+    sprint = engine.resume(state, given, language="sv")
+    assert sprint.events == () and sprint.state == state
+    [message] = sprint.messages
+    assert message.text.endswith("Var övade du? Välj en eller flera, tryck sedan på Klar.") and "\n\n" in message.text  # a hint above
+    assert message.buttons[0][0].label == "✅ SFI"
+
+
+def test_the_faces_are_one_row_and_each_records_its_level(engine: Engine, catalogs: Catalogs) -> None:
+    state = press_place(engine, press_place(engine, at_places(engine, catalogs), "sfi").state, "done").state
+    sprint = engine.repeat(state, language="sv")
+    [row] = sprint.messages[0].buttons
+    assert [b.label for b in row] == ["😟", "🙁", "😐", "🙂", "😄"]
+    done = engine.resume(state, Press(f"s:checkin:confidence:f2:{CHECKIN_REF}"), language="sv")
+    assert [(e.type, e.payload) for e in done.events] == [("checkin_confidence", {"answer": "f2", "level": 2}), ("flow_completed", {"flow": "checkin"})]
+    assert done.state == IDLE
+
+
+def test_the_longest_checkin_button_fits_in_callback_data(engine: Engine, catalogs: Catalogs) -> None:
+    sprint = engine.start("checkin", language="ti", variables=checkin_messages.variables(CHECKIN_WEEK, catalogs.texts("ti")), ref=CHECKIN_REF)
+    longest = max((b.data for row in sprint.messages[0].buttons for b in row), key=len)
+    assert longest == "s:checkin:practice:not_this_week:2027W03" and len(longest.encode()) <= MAX_CALLBACK_BYTES

@@ -44,7 +44,7 @@ class Turn:
         self.notice_text: str | None = None
         self.alert = False
         self.chosen: str | None = None
-        self.pressed_now: OutgoingMessage | None = None
+        self.pressed_now: OutgoingMessage | None = None  # what the pressed message reads from now on
 
     # ---- deciding ------------------------------------------------------------------------------
 
@@ -73,6 +73,8 @@ class Turn:
             self.state = sprint.state
         self.replies.extend(sprint.messages)
         self.chosen = sprint.chosen or self.chosen
+        # A several-choice question drawn again with its ticks (the engine's `Sprint.update`).
+        self.pressed_now = sprint.update or self.pressed_now
         if sprint.notice is not None:
             self.notice_text = sprint.notice
 
@@ -118,7 +120,7 @@ class Turn:
             message = callback.message
             if (self.chosen or self.pressed_now is not None) and isinstance(message, Message) and message.text:
                 # Keep the question on screen with the answer under it, and take the buttons away
-                # (or only some of them: `show_pressed`).
+                # (or only some of them, or draw it again with its ticks: `pressed_now`).
                 shown = self.pressed_now or OutgoingMessage(answered(message.text, self.chosen or ""))
                 try:
                     await message.edit_text(shown.text, reply_markup=keyboard(shown))

@@ -18,6 +18,7 @@ FEATURES = (
     "participants",
     "appointments",
     "activities",
+    "checkins",
     "reports",
 )
 
