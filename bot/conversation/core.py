@@ -41,14 +41,20 @@ class Conversations:
         parts = data.split(":", 2)
         return self.features.ref_rules.get(parts[1]) if len(parts) > 2 and parts[0] == DATA_PREFIX else None
 
-    async def tidy(self, participant: ParticipantRow, state: State, now: datetime) -> State:
-        """`state` without the runs whose thing is over (cancelled, or past)."""
-        closed: set[tuple[str, str]] = set()
+    async def tidy(self, participant: ParticipantRow, state: State, now: datetime, known: dict[tuple[str, str], str | None] | None = None) -> State:
+        """`state` without the runs whose thing is over (cancelled, or past).
+
+        `known` holds what the rules already said during this update ((flow, ref) → why closed,
+        or None while open): a ref is asked about once per update, not again for each use."""
+        known = {} if known is None else known
         for flow_id in {run.flow for run in state.runs if run.ref is not None}:
             rule = self.features.ref_rules.get(flow_id)
             if rule is not None:
-                refs = {run.ref for run in state.runs if run.flow == flow_id and run.ref is not None}
-                closed |= {(flow_id, ref) for ref in await rule.closed(self.store, participant, refs, now)}
+                refs = {run.ref for run in state.runs if run.flow == flow_id and run.ref is not None and (flow_id, run.ref) not in known}
+                if refs:
+                    reasons = await rule.closed(self.store, participant, refs, now)
+                    known.update({(flow_id, ref): reasons.get(ref) for ref in refs})
+        closed = {key for key, reason in known.items() if reason is not None}
         if not closed:
             return state
         return state.without(lambda run: (run.flow, run.ref or "") in closed)
@@ -58,12 +64,18 @@ class Conversations:
         flow = self.engine.flows.get(address.flow)
         return flow is not None and address.step in flow.steps
 
-    async def why_closed(self, participant: ParticipantRow, address: ButtonAddress, rule: RefRule, now: datetime) -> str | None:
-        """Why a press on a ref-bound button no longer answers (a msgid), or None."""
+    async def why_closed(self, participant: ParticipantRow, address: ButtonAddress, rule: RefRule, now: datetime, known: dict[tuple[str, str], str | None] | None = None) -> str | None:
+        """Why a press on a ref-bound button no longer answers (a msgid), or None; remembered in `known`."""
         if not self.has_step(address):
             return BROKEN
         assert address.ref is not None
-        return (await rule.closed(self.store, participant, {address.ref}, now)).get(address.ref)
+        key = (address.flow, address.ref)
+        if known is not None and key in known:
+            return known[key]
+        reason = (await rule.closed(self.store, participant, {address.ref}, now)).get(address.ref)
+        if known is not None:
+            known[key] = reason
+        return reason
 
     async def variables_for(self, participant: ParticipantRow, run: Run | None, texts: Texts) -> dict[str, Any]:
         """The participant's values, and fresh ones about the thing the run is tied to."""

@@ -44,7 +44,7 @@ async def press(callback: CallbackQuery, turn: Turn, conversations: Conversation
         state = await turn.tidy()
         variables = await conversations.variables_for(participant, state.top, texts)
         return turn.take(conversations.engine.resume(state, Press(data), language=turn.language, variables=variables))
-    problem = await conversations.why_closed(participant, address, rule, turn.now)
+    problem = await conversations.why_closed(participant, address, rule, turn.now, turn.closed_refs)
     if problem is not None:
         return turn.notice(texts.gettext(problem))  # nothing changes, not even the open questions
     await turn.tidy()

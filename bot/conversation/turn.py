@@ -37,6 +37,8 @@ class Turn:
         self.participant = participant
         self.state = State.from_dict(participant.conversation)
         self._tidied = False
+        # What the features' ref rules said about refs during this update (see Conversations.tidy).
+        self.closed_refs: dict[tuple[str, str], str | None] = {}
         self.texts = texts
         self.now = now
         self.changes = Changes(participant.id, now)
@@ -61,7 +63,7 @@ class Turn:
         so they are never asked again; done once, when a handler is about to use the state."""
         if not self._tidied:
             self._tidied = True
-            kept = await self.conversations.tidy(self.participant, self.state, self.now)
+            kept = await self.conversations.tidy(self.participant, self.state, self.now, self.closed_refs)
             if kept != self.state:
                 self.set_state(kept)
         return self.state
