@@ -18,6 +18,7 @@ FEATURES = (
     "participants",
     "appointments",
     "activities",
+    "roll_call",  # after activities: it adds `activity attendance` to that group
 )
 
 
