@@ -126,10 +126,10 @@ async def link(message: Message, command: CommandObject, bot: Bot, stegvis: Steg
         leader = await store.find_by_code(session, command.args or "")
         if leader is None:
             return await reply_to_chat(bot, chat_id, catalogs.in_all_languages(BAD_LINK, language_guess))
-        refusal = None
+        refusal, stored_language, leader_id, name = None, leader.language, leader.id, leader.name
         if leader.invite_used_at is not None:
             if leader.telegram_chat_id == chat_id:  # their own link again: they are linked already
-                return await _welcome(bot, stegvis, session, leader.id, leader.name, leader.language or SOURCE_LANGUAGE, chat_id)
+                return await _welcome(bot, stegvis, session, leader_id, name, stored_language or SOURCE_LANGUAGE, chat_id)
             refusal = "used"
         elif now >= (leader.invite_expires_at or now):
             refusal = "expired"
@@ -142,15 +142,15 @@ async def link(message: Message, command: CommandObject, bot: Bot, stegvis: Steg
             try:
                 linked = await store.link_chat(session, leader, chat_id, language, now=now)
                 if linked:
-                    await repo.append_event(session, "leader_linked", None, {"leader_id": leader.id}, occurred_at=now)
+                    await repo.append_event(session, "leader_linked", None, {"leader_id": leader_id}, occurred_at=now)
                     await session.commit()
             except IntegrityError:  # another leader took this chat meanwhile
                 linked, refusal = False, "chat_taken"
             if linked:
-                return await _welcome(bot, stegvis, session, leader.id, leader.name, language, chat_id)
+                return await _welcome(bot, stegvis, session, leader_id, name, language, chat_id)
             refusal = refusal or "used"
         await session.rollback()
-        first = leader.language or language_guess
+    first = stored_language or language_guess
     await reply_to_chat(bot, chat_id, catalogs.in_all_languages(LINK_REFUSED[refusal], first))
 
 
