@@ -27,7 +27,8 @@ from bot.outbox.sender import Sender
 from bot.scheduler import withdraw_stale
 from bot.services import SYSTEM, Actor, Conflict, InvalidInput, NotFound
 from bot.sandbox import SandboxUser, SentMessage
-from locales import Catalogs
+from locales import LANGUAGES, Catalogs
+from locales.format import format_clock, format_day
 from storage.clock import FrozenClock
 from storage.database import Database
 from storage.models import Attendance, Event, Leader, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
@@ -499,3 +500,29 @@ async def test_linking_refuses_used_expired_unknown_codes_and_a_participants_cha
         assert leaders == {lena.id: first.id, late.id: None}
         assert sara is not None and sara.telegram_chat_id is None and sara.status == ParticipantStatus.INVITED
         assert (await harness.participant(amina_id)).telegram_chat_id == amina.id
+
+
+async def test_a_linked_leader_gets_the_roll_call_in_quiet_hours_in_their_language(database: Database) -> None:
+    # A session at 07:30, in the night's quiet hours (until 08:00): participants would wait, a leader does not.
+    async with world(database, now=local(TUESDAY, 6), quiet_hours="20:00-08:00") as w:
+        amina, dawit = await w.participant(), await w.participant()
+        aid = await cafe(w, amina.id, dawit.id, weekly=[WeeklyRule(TUE, time(7, 30))])
+        lena = await call(w, services.add_leader, name="Lena Berg", activity_ids=[aid])
+        async with w.database.sessions() as session:
+            leader = await session.get(Leader, lena.id)
+            leader.telegram_chat_id, leader.language = 777_001, "so"  # as linking stores them
+            await session.commit()
+        w.sandbox.user(777_001, "Lena", "so")
+        async with w.database.sessions() as session:
+            assert await plan_roll_calls(session, w.stegvis.settings, w.clock.now()) == 1
+            await session.commit()
+        assert await w.sender().tick() == 0  # not before the session's start
+        w.clock.set(local(TUESDAY, 7, 30))
+        assert await w.sender().tick() == 1
+        [text] = w.delivered(777_001)
+        so, starts = LANGUAGES["so"], local(TUESDAY, 7, 30)
+        assert text.splitlines()[0] == t("so", HEADING, activity="Språkcafé", time=format_clock(starts, so, TZ), day=format_day(starts, so, TZ))
+        assert text.splitlines()[0] != t("sv", HEADING, activity="Språkcafé", time="07:30", day="tisdag 9 februari")
+        sent = [e for e in await rows(w, Event) if e.type == "roll_call_sent"]
+        assert [(e.participant_id, e.payload["leader_id"], e.payload["activity_id"], e.payload["date"]) for e in sent] == [(None, lena.id, aid, "2027-02-09")]
+        assert w.delivered(amina.telegram_chat_id) == []  # participants get nothing from the roll call
