@@ -623,7 +623,7 @@ async def main() -> None:
             latencies = [ms * 1000 for p in side.passes for ms in p.latencies]
             print(f"  {side.name:<17} " + "  ".join(f"{percentile(latencies, q):6.1f}" for q in (0.50, 0.99, 1.0)))
         full_taps, fair_taps = (statistics.median(side.rates(tap_count)) for side in taps_sides)
-        print(f"  full / fair bare  {full_taps / fair_taps:10.2f}   (a tap: the leader, then 5 reads at once, then one unit of work)")
+        print(f"  full / fair bare  {full_taps / fair_taps:10.2f}   (a tap: the leader, then 2 reads at once, then one unit of work)")
 
     if profiled is not None:
         print()

@@ -190,10 +190,9 @@ async def tap(callback: CallbackQuery, bot: Bot, stegvis: Stegvis, leader: Leade
         return await refuse(BROKEN)
     if address.day < today - timedelta(days=DAYS_BACK):
         return await refuse(TOO_OLD)
-    loaded = await load_roll_call(stegvis.store, address.activity_id, address.day, tz)
-    if loaded is None or loaded[0].starts_at is None:
+    roll = await load_roll_call(stegvis.store, address.activity_id, address.day, tz)
+    if roll is None or roll.starts_at is None:
         return await refuse(BROKEN)
-    roll = loaded[0]
     if roll.cancelled:
         return await refuse(CANCELLED)
     if address.what == OPEN:

@@ -187,10 +187,34 @@ async def load_activities(reader: Reader, ids: Collection[int], since: date) -> 
     return found
 
 
-async def load_roll_call(reader: Reader, activity_id: int, day: date, tz: ZoneInfo) -> tuple[RollCall, frozenset[int]] | None:
-    """One day's roll call and the activity's leaders, or None when there is no such activity."""
-    roll = (await load_activities(reader, {activity_id}, day)).get(activity_id)
-    return (roll.on(day, tz), roll.leaders) if roll is not None else None
+async def load_roll_call(reader: Reader, activity_id: int, day: date, tz: ZoneInfo) -> RollCall | None:
+    """One day's roll call, or None when there is no such activity: two reads, for a leader's tap."""
+    cancelled = select(CancelledSession.id).where(CancelledSession.activity_id == Activity.id, CancelledSession.local_date == day).exists()
+    heads, people = await asyncio.gather(
+        reader.fetch(
+            select(Activity.name, Activity.duration_minutes, Activity.starts_on, Activity.ends_on, Activity.on_holidays, ActivityRule.weekday, ActivityRule.local_time, cancelled.label("cancelled"))
+            .outerjoin(ActivityRule, ActivityRule.activity_id == Activity.id)
+            .where(Activity.id == activity_id)
+        ),
+        reader.fetch(
+            select(Enrolment.participant_id, Enrolment.from_date, Enrolment.left_date, Participant.name, Attendance.present)
+            .join(Participant, Participant.id == Enrolment.participant_id)
+            .outerjoin(Attendance, and_(Attendance.activity_id == activity_id, Attendance.local_date == day, Attendance.participant_id == Enrolment.participant_id))
+            .where(Enrolment.activity_id == activity_id)
+        ),
+    )
+    if not heads:
+        return None
+    a = heads[0]
+    weekly = tuple(sorted({WeeklyRule(r.weekday, r.local_time) for r in heads if r.weekday is not None}))
+    plan = Plan(weekly, timedelta(minutes=a.duration_minutes), a.starts_on, a.ends_on, a.on_holidays)
+    roll = ActivityRoll(
+        activity_id, a.name, plan, frozenset({day} if a.cancelled else ()),
+        tuple((p.participant_id, p.from_date, p.left_date) for p in people),
+        {p.participant_id: p.name for p in people},
+        {(day, p.participant_id): bool(p.present) for p in people if p.present is not None},
+    )
+    return roll.on(day, tz)
 
 
 # ---- how it reads ----------------------------------------------------------------------------
