@@ -40,6 +40,14 @@ pass every participant is sent a new week's check-in as the outbox sender would 
 handler, CheckIn row, conversation state), untimed; each round is a participant of its own, as a
 participant answers one check-in a week.
 
+Roll-call taps (``--leaders N``, default 20; 0 skips them): N leaders each lead an activity of 10
+participants whose session began this morning, and press their roll call as a leader does: a
+tap on every participant, then *Klar*, round after round (``--rounds``), the leaders' presses
+interleaved. Each tap stores an attendance row and its event and edits the buttons
+(answerCallbackQuery + editMessageReplyMarkup); *Klar* marks the rest absent and edits the
+message (answerCallbackQuery + editMessageText). The fair bare side makes the same calls with the
+same keyboard; the section prints taps/s for both, min / median / max, and the ratio.
+
 ``--profile FILE`` runs one more full-stack pass under cProfile, writes FILE (pstats) and prints
 the 25 functions with the most cumulative time. cProfile sees the main thread only: on SQLite the
 statements themselves run in aiosqlite's worker thread and show up as the event loop waiting.
@@ -65,7 +73,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -77,6 +85,7 @@ from aiogram.client.session.base import BaseSession  # noqa: E402
 from aiogram.dispatcher.event.bases import UNHANDLED  # noqa: E402
 from aiogram.filters import Command  # noqa: E402
 from aiogram.methods import EditMessageText, SendMessage, TelegramMethod  # noqa: E402
+from aiogram.types import InlineKeyboardButton as _Button  # noqa: E402
 from aiogram.types import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User  # noqa: E402
 
 # Stegvis's own names are used by full_stack() and seed() only: the app's internals are being
@@ -104,6 +113,8 @@ CHOSEN = "Svenska"
 CONFIRMED = "Nu skriver jag på svenska."
 IDLE_REPLY = "Jag kan inte läsa fria meddelanden. Skriv /help för hjälp, eller kontakta din handläggare."
 
+# Bot API calls per leader-round of the roll call: a tap on each of 10 participants, then Klar.
+ROLL_CALL_CALLS = Counter(answerCallbackQuery=11, editMessageReplyMarkup=10, editMessageText=1)
 # Bot API calls per participant-round: /language, the press and the text together.
 SAME_AS_STEGVIS = Counter(sendMessage=3, answerCallbackQuery=1, editMessageText=1)
 PLAIN = Counter(sendMessage=2, answerCallbackQuery=1)
@@ -191,6 +202,41 @@ async def open_checkins(app: Stegvis, chat_ids: list[int], week: int) -> None:
             await apply_changes(session, app.conversations.changes_for(person, sprint, State.from_dict(person.conversation), NOW))
         await session.commit()
 
+ROLL_CALL_GROUP = 10  # participants in each leader's activity (Arbetsplatskörkortet's groups are 8-10)
+
+
+async def seed_roll_calls(app: Stegvis, chat_ids: list[int], leaders: int) -> list[tuple[int, int, list[int]]]:
+    """`leaders` leaders, each of one weekly activity whose session began an hour before NOW, with
+    ROLL_CALL_GROUP of these participants enrolled; (leader's chat, activity id, participant ids) each."""
+    from datetime import time as clock_time
+
+    from sqlalchemy import select
+
+    from bot.features.activities import services as activities
+    from bot.features.activities.schedule import WeeklyRule
+    from bot.features.roll_call import services as roll_call
+    from bot.services import SYSTEM
+    from storage.models import Leader, Participant
+
+    tz = app.settings.tz
+    began = (NOW.astimezone(tz) - timedelta(hours=1))
+    seeded = []
+    async with app.database.sessions() as session:
+        ids = dict((await session.execute(select(Participant.telegram_chat_id, Participant.id).where(Participant.telegram_chat_id.in_(chat_ids)))).all())
+        for number in range(leaders):
+            group = [ids[chat] for chat in chat_ids[number * ROLL_CALL_GROUP : (number + 1) * ROLL_CALL_GROUP]]
+            activity = await activities.add_activity(
+                session, SYSTEM, app.settings, name=f"Grupp {number}", organisation="Bench", place="Nygatan 19",
+                weekly=[WeeklyRule(began.weekday(), clock_time(began.hour, began.minute))], starts_on=began.date() - timedelta(days=28), now=NOW,
+            )
+            for pid in group:
+                await activities.enrol(session, SYSTEM, app.settings, activity_id=activity.id, participant_id=pid, from_date=began.date() - timedelta(days=28), now=NOW)
+            leader = await roll_call.add_leader(session, SYSTEM, app.settings, name=f"Ledare {number}", activity_ids=[activity.id], now=NOW)
+            (await session.get(Leader, leader.id)).telegram_chat_id = 900_000 + number  # as if linked
+            seeded.append((900_000 + number, activity.id, group))
+        await session.commit()
+    return seeded
+
 
 # --------------------------------------------------------------------------------------------------
 
@@ -262,6 +308,26 @@ def make_checkin_updates(chat_ids: list[int], ref: str) -> list[Update]:
     """Each participant answers their check-in; a press for everyone before the next press."""
     return [checkin_press(chat_id, press, ref) for press in CHECKIN_PRESSES for chat_id in chat_ids]
 
+def roll_call_press(chat_id: int, data: str) -> Update:
+    user, chat = _person(chat_id)
+    sheet = Message(message_id=4, date=NOW, chat=chat, text="Upprop")
+    press = CallbackQuery(id=str(next(_update_ids)), from_user=user, chat_instance="1", message=sheet, data=data)
+    return Update(update_id=next(_update_ids), callback_query=press)
+
+
+def make_taps(seeded: list[tuple[int, int, list[int]]], rounds: int) -> list[Update]:
+    """Every leader taps each participant, then Klar, round after round; the leaders' presses interleaved."""
+    from bot.features.roll_call.sheet import DONE, data
+
+    day = NOW.date()
+    updates: list[Update] = []
+    for _ in range(rounds):
+        for index in range(ROLL_CALL_GROUP + 1):
+            for chat_id, activity_id, group in seeded:
+                what = group[index] if index < len(group) else DONE
+                updates.append(roll_call_press(chat_id, data(activity_id, day, what)))
+    return updates
+
 
 def make_updates(chat_ids: list[int], rounds: int) -> list[Update]:
     updates: list[Update] = []
@@ -327,6 +393,26 @@ async def feed(dispatcher: Dispatcher, bot: Bot, updates: list[Update], in_fligh
         profiler.disable()
     result.calls = Counter(session.calls)
     return result
+
+
+def fair_bare_taps_dispatcher() -> Dispatcher:
+    """The roll call's Bot API calls, with a keyboard of the same size, and nothing else."""
+    router = Router()
+
+    @router.callback_query()
+    async def on_press(callback: CallbackQuery) -> None:
+        await callback.answer()
+        assert isinstance(callback.message, Message)
+        if (callback.data or "").endswith(":d"):
+            await callback.message.edit_text("Upprop: Grupp · 09:00 · söndag 22 november\nHär: 10 · Inte här: 0", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_Button(text="Ändra", callback_data="rc:1:9822:o")]]))
+            return
+        buttons = [_Button(text=f"✅ Deltagare {n} D.", callback_data=f"rc:1:9822:{n}") for n in range(ROLL_CALL_GROUP)]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)] + [[_Button(text="Klar", callback_data="rc:1:9822:d")]]
+        await callback.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
 
 
 def plain_bare_dispatcher() -> Dispatcher:
@@ -509,6 +595,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="updates in flight at once (aiogram's polling runs each as a task)")
     parser.add_argument("--trials", type=int, default=3, help="timed passes of each side, interleaved")
     parser.add_argument("--database", default="sqlite", help="sqlite (a temporary file) or a database URL")
+    parser.add_argument("--leaders", type=int, default=20, help="leaders tapping their roll call in a section of its own (0: none)")
     parser.add_argument("--profile", metavar="FILE", help="one more full-stack pass under cProfile: write FILE (pstats), print the top 25")
     parser.add_argument("--scenario", choices=("language", "checkin"), default="language",
                         help="language: /language, the picker's press, a text; checkin: the weekly check-in's five presses")
@@ -582,6 +669,25 @@ async def main() -> None:
                 print(f"trial {trial}:           " + "   ".join(figures) + "  updates/s", flush=True)
             print(f"store:             {stack.describe()}")
 
+            taps_sides: list[Side] = []
+            leaders = min(args.leaders, args.participants // ROLL_CALL_GROUP)
+            if leaders:
+                seeded = await seed_roll_calls(stack.app, chat_ids[WARM_UP_PARTICIPANTS:], leaders)
+                taps = make_taps(seeded, args.rounds)
+                taps_sides = [Side("full stack", stack.dispatcher, ROLL_CALL_CALLS, make_bot=stack.bot), Side("fair bare", fair_bare_taps_dispatcher(), ROLL_CALL_CALLS)]
+                for side in taps_sides:
+                    warnings += problems(side, "roll-call warm-up", await feed(side.dispatcher, side.bot, make_taps(seeded[:1], 1), 1), 1)
+                print(f"roll-call taps:    {len(taps)} a trial ({leaders} leaders x {args.rounds} rounds x {ROLL_CALL_GROUP} taps and Klar), {args.concurrency} in flight")
+                for trial in range(1, args.trials + 1):
+                    figures = []
+                    for side in taps_sides:
+                        done = await feed(side.dispatcher, side.bot, taps, args.concurrency)
+                        done.overlaps = 0  # a leader's taps queue behind each other (ordering.py) when more are in flight than leaders
+                        side.passes.append(done)
+                        warnings += problems(side, f"roll-call trial {trial}", done, leaders * args.rounds)
+                        figures.append(f"{side.name} {len(taps) / done.seconds:6.0f}")
+                    print(f"taps trial {trial}:      " + "   ".join(figures) + "  taps/s", flush=True)
+
             profiled = None
             if args.profile:
                 profiler = cProfile.Profile()
@@ -619,6 +725,19 @@ async def main() -> None:
     else:
         verdict = "met" if full / fair >= target else "NOT met"
         print(f"target:            full / fair bare >= {target:.2f} with {args.concurrency} in flight: {verdict} ({full / fair:.2f})")
+
+    if taps_sides:
+        tap_count = len(taps)
+        print()
+        print(f"{'roll-call taps/s':<19} {'min':>6}  {'median':>6}  {'max':>6}")
+        for side in taps_sides:
+            print(f"  {side.name:<17} {spread(side.rates(tap_count), '6.0f')}")
+        print(f"{'tap latency ms':<19} {'p50':>6}  {'p99':>6}  {'max':>6}   (all trials)")
+        for side in taps_sides:
+            latencies = [ms * 1000 for p in side.passes for ms in p.latencies]
+            print(f"  {side.name:<17} " + "  ".join(f"{percentile(latencies, q):6.1f}" for q in (0.50, 0.99, 1.0)))
+        full_taps, fair_taps = (statistics.median(side.rates(tap_count)) for side in taps_sides)
+        print(f"  full / fair bare  {full_taps / fair_taps:10.2f}   (a tap: the leader, then 2 reads at once, then one unit of work)")
 
     if profiled is not None:
         print()

@@ -87,10 +87,19 @@ class Commands:
 
     def __init__(self, subparsers: Any) -> None:
         self._subparsers = subparsers
+        self._groups: dict[str, Group] = {}
 
     def group(self, name: str, help: str) -> Group:
         parser = self._subparsers.add_parser(name, help=help)
-        return Group(parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=JsonArgumentParser))
+        group = self._groups[name] = Group(parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=JsonArgumentParser))
+        return group
+
+    def extend(self, name: str) -> Group:
+        """Another feature's group, to add a command to it (the roll call adds ``activity attendance``).
+        The group's feature must come earlier in ``FEATURES``."""
+        if name not in self._groups:
+            raise LookupError(f"no command group {name!r} yet: list its feature before this one in FEATURES")
+        return self._groups[name]
 
     def top(self, name: str, help: str) -> argparse.ArgumentParser:
         return self._subparsers.add_parser(name, help=help)

@@ -20,6 +20,8 @@ FEATURES = (
     "activities",
     "checkins",
     "reports",
+
+    "roll_call",  # after activities: it adds `activity attendance` to that group
 )
 
 
