@@ -2,9 +2,14 @@
 
 It creates a demo caseworker and one participant per language, walks each through onboarding as
 a person would (open the invite link, pick the language, agree to the privacy notice), books an
-appointment for each, lets the real sender deliver the reminder, answers it, and prints what the
-bot said, what was pressed, and the events stored. Quiet hours are off in the demo, so the
-reminders go out at whatever hour it runs.
+appointment for each, lets the real sender deliver the reminder, answers it, then lives through a
+week of a language café (``bot/demo_week.py``: the morning question, an absence with its reason,
+the leader's roll call, Friday's practice check-in in every language), and prints what the bot
+said, what was pressed, the month's attendance report and the events stored.
+
+The demo runs on a frozen clock from the coming Monday 09:00, moved by hand from moment to
+moment (`demo_week.moment`: the features' jobs, then the real sender), so it reads the same
+whatever the hour it runs. Quiet hours are off in the demo.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from aiogram import Bot
+
 from bot.app import Stegvis
 from bot.config import load_settings
 from bot.features.appointments import booking
 from bot.features.participants import services
 from bot.sandbox import BotAPISandbox, SandboxUser
-from bot.scheduler import start_scheduler
 from bot.services import Actor
+from bot.demo_week import activity_week, demo_start, moment
 from bot.telegram.running import start
+from storage.clock import SYSTEM_CLOCK, FrozenClock
 from locales import LANGUAGES
 from storage import repositories as repo
 
@@ -66,15 +74,14 @@ async def run_demo(out: Callable[[str], None] = print, directory: Path = DEMO_DI
             telegram_bot_username=sandbox.bot_username,
             quiet_hours="",
         )
-        stegvis = Stegvis.create(settings)
+        monday = demo_start(SYSTEM_CLOCK.now().astimezone(settings.tz).date())  # the one real-clock read: which week to show
+        stegvis = Stegvis.create(settings, clock=FrozenClock(datetime.combine(monday, time(9), tzinfo=settings.tz)))
         bot, dispatcher = await start(stegvis)
         polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1, allowed_updates=dispatcher.resolve_used_update_types()))
-        scheduling = start_scheduler(stegvis, bot)
         try:
             out(f"Stegvis demo: the real bot, polling a local Bot API sandbox at {sandbox.url}; database {database_file}\n")
-            await walk_through(stegvis, sandbox, out)
+            await walk_through(stegvis, bot, sandbox, out)
         finally:
-            await scheduling.stop()
             with contextlib.suppress(RuntimeError):
                 await dispatcher.stop_polling()
             await polling
@@ -83,7 +90,7 @@ async def run_demo(out: Callable[[str], None] = print, directory: Path = DEMO_DI
     return 0
 
 
-async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[str], None]) -> None:
+async def walk_through(stegvis: Stegvis, bot: Bot, sandbox: BotAPISandbox, out: Callable[[str], None]) -> None:
     database, settings, actor = stegvis.database, stegvis.settings, Actor("cli", "demo")
     async with database.sessions() as session:
         caseworker = await services.add_caseworker(session, actor, name="Karin Lund", email="karin.lund@example.se", now=stegvis.clock.now())
@@ -115,8 +122,9 @@ async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[
         for person, participant_id, user in users:
             await booking.book(session, actor, settings, participant_id=participant_id, starts_at=starts_at, place=person.place, title=person.title, now=stegvis.clock.now())
         await session.commit()
+    await moment(stegvis, bot, stegvis.clock.now())  # the 3-day reminder is overdue: the sender sends it now
     for person, participant_id, user in users:
-        await user.next_reply(timeout=15)  # the reminder, sent by the sender on its next tick
+        await user.next_reply()
         for step in person.answer:
             if isinstance(step, int):
                 await user.press(step)
@@ -133,6 +141,7 @@ async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[
         reminders = ", ".join(f"{r['lead']} {r['status']}" for r in appointment["reminders"])
         out(f"  #{appointment['id']} participant {appointment['participant_id']}: {appointment['starts_at']} · answer: {appointment['answer']} · reminders: {reminders}")
     out("")
+    await activity_week(stegvis, bot, sandbox, [(person.name, pid, user) for person, pid, user in users], out)
     async with database.sessions() as session:
         events = await repo.list_events(session)
         names = {p.id: p.name for p in await repo.list_participants(session)}
@@ -140,7 +149,7 @@ async def walk_through(stegvis: Stegvis, sandbox: BotAPISandbox, out: Callable[[
     for event in events:
         where = f"{event.flow}.{event.step}" if event.flow else "-"
         local = event.occurred_at.astimezone(stegvis.settings.tz)
-        out(f"  {local:%H:%M:%S}  {names.get(event.participant_id, '-'):<17} {event.type:<16} {where:<20} {event.payload}")
+        out(f"  {local:%a %H:%M:%S}  {names.get(event.participant_id, '-'):<17} {event.type:<16} {where:<20} {event.payload}")
 
 
 async def onboard(user: SandboxUser, code: str, person: DemoPerson) -> None:
