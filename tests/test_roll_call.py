@@ -364,7 +364,7 @@ async def test_a_leaders_roll_call_end_to_end(tmp_path: Path, database: Database
         clock(harness).set(local(TUESDAY, 8))
         await tick(harness)
         question = [m for m in amina.messages if m.buttons][-1]
-        await amina.press("Nej", message=question)
+        await amina.press("10:00 Nej", message=question)  # her two sessions today are one message, a row each
         await amina.next_reply()  # why?
         assert leader.messages == [welcome]  # the roll call comes at the session's start, not before
 
