@@ -42,7 +42,7 @@ from bot.services import Actor
 from bot.telegram.running import run_webhook, start
 from locales import LANGUAGES, Catalogs
 from storage import repositories as repo
-from storage.clock import SYSTEM_CLOCK, Clock
+from storage.clock import SYSTEM_CLOCK, Clock, FrozenClock
 from storage.database import Database
 from storage.models import Caseworker, ConsentRecord, Conversation, Event, Invite, Participant
 
@@ -121,6 +121,20 @@ class BotHarness:
         await user.next_reply()  # welcome
         if self.bot is not None:
             await self.settle()
+
+    async def joined(self, name: str, language: str) -> tuple[SandboxUser, int]:
+        """A new participant invited, onboarded in `language` (their Telegram user named by first name)."""
+        code = await self.invite(name)
+        user = self.user(first_name=name.split()[0])
+        await self.onboard(user, code, language)
+        return user, self.participant_id(code)
+
+    @property
+    def clock(self) -> FrozenClock:
+        """The bot's clock, for tests that started it on a `FrozenClock` and move it by hand."""
+        clock = self.stegvis.clock
+        assert isinstance(clock, FrozenClock), "start the bot with clock=FrozenClock(...) to move its time"
+        return clock
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every update sent so far has been fetched and fully handled by the bot.

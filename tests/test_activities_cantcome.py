@@ -57,16 +57,9 @@ async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
         yield harness
 
 
-def clock(harness: BotHarness) -> FrozenClock:
-    assert isinstance(harness.stegvis.clock, FrozenClock)
-    return harness.stegvis.clock
-
 
 async def joined(harness: BotHarness, language: str, name: str = "Amina Yusuf") -> tuple[SandboxUser, int]:
-    code = await harness.invite(name)
-    user = harness.user(first_name=name.split()[0])
-    await harness.onboard(user, code, language)
-    return user, harness.participant_id(code)
+    return await harness.joined(name, language)
 
 
 async def activity(harness: BotHarness, *participants: int, **overrides: object) -> int:
@@ -100,7 +93,7 @@ async def morning(harness: BotHarness, user: SandboxUser) -> list[str]:
     async with harness.database.sessions() as session:
         await plan_questions(session, harness.stegvis.settings, harness.stegvis.clock.now())
         await session.commit()
-    clock(harness).set(local(TUESDAY, 8))
+    harness.clock.set(local(TUESDAY, 8))
     await Sender(harness.stegvis, harness.bot).tick()
     await harness.settle()
     return [m.text for m in user.messages[before:] if m.buttons]
@@ -210,7 +203,7 @@ async def test_old_forged_and_someone_elses_buttons_change_nothing(bot: BotHarne
         await session.commit()
     assert (await user.press(session_label("sv", TUESDAY, 10, activity="Språkcafé"), message=which)).text == CANCELLED
     # Thursday at 09:05: that session has begun.
-    clock(bot).set(local(thursday, 9, 5))
+    bot.clock.set(local(thursday, 9, 5))
     assert (await user.press(session_label("sv", thursday, 9, activity="Arbetsträning"), message=which)).text == STARTED
     await bot.settle()
     assert await reports(bot, pid) == [] and not which.edited and later

@@ -221,16 +221,9 @@ async def bot_at_seven(tmp_path: Path) -> AsyncIterator[BotHarness]:
         yield harness
 
 
-def clock(harness: BotHarness) -> FrozenClock:
-    assert isinstance(harness.stegvis.clock, FrozenClock)
-    return harness.stegvis.clock
-
 
 async def joined(harness: BotHarness, language: str, name: str = "Amina Yusuf") -> tuple[SandboxUser, int]:
-    code = await harness.invite(name)
-    user = harness.user(first_name=name.split()[0])
-    await harness.onboard(user, code, language)
-    return user, harness.participant_id(code)
+    return await harness.joined(name, language)
 
 
 async def enrolled_activity(harness: BotHarness, *participants: int, **overrides: object) -> int:
@@ -255,7 +248,7 @@ async def asked(harness: BotHarness, user: SandboxUser) -> SentMessage:
     async with harness.database.sessions() as session:
         await plan_questions(session, harness.stegvis.settings, harness.stegvis.clock.now())
         await session.commit()
-    clock(harness).set(local(TUESDAY, 8))
+    harness.clock.set(local(TUESDAY, 8))
     sender = Sender(harness.stegvis, harness.bot)
     assert await sender.tick() >= 1
     await user.wait_for_messages(before + 1)
@@ -314,7 +307,7 @@ async def test_an_answer_after_the_session_began_is_recorded_late(bot_at_seven: 
     user, pid = await joined(bot_at_seven, "so")
     aid = await enrolled_activity(bot_at_seven, pid)
     question = await asked(bot_at_seven, user)
-    clock(bot_at_seven).set(local(TUESDAY, 10, 20))
+    bot_at_seven.clock.set(local(TUESDAY, 10, 20))
     answer = await user.press(t("so", NO), message=question)
     assert answer.text is None
     assert (await user.next_reply()).text == t("so", LATE) != LATE
@@ -333,7 +326,7 @@ async def test_a_few_words_typed_after_the_session_began_are_recorded_late(bot_a
     await user.next_reply()
     await user.press(t("fa_AF", REASONS["transport"]))
     assert (await user.next_reply()).text == t("fa_AF", WORDS)
-    clock(bot_at_seven).set(local(TUESDAY, 10, 5))
+    bot_at_seven.clock.set(local(TUESDAY, 10, 5))
     await user.send("بس نیامد")
     assert (await user.next_reply()).text == t("fa_AF", THANKS)
     ids = {"activity_id": aid, "date": "2027-02-09"}
@@ -436,7 +429,7 @@ async def test_the_second_row_first_then_the_first_while_why_is_open(bot_at_seve
 
 async def test_one_of_two_cancelled_after_the_question_late_for_one(bot_at_seven: BotHarness) -> None:
     user, pid, cafe, training, question = await two_sessions(bot_at_seven, "sv")
-    clock(bot_at_seven).set(local(TUESDAY, 8, 30))
+    bot_at_seven.clock.set(local(TUESDAY, 8, 30))
     async with bot_at_seven.database.sessions() as session:
         await services.cancel_session(session, SYSTEM, bot_at_seven.stegvis.settings, activity_id=training, day=TUESDAY, now=bot_at_seven.stegvis.clock.now())
         await session.commit()
@@ -447,7 +440,7 @@ async def test_one_of_two_cancelled_after_the_question_late_for_one(bot_at_seven
     await bot_at_seven.settle()
     assert await answers(bot_at_seven, pid) == [] and len(question.buttons) == 2
     # After 10:00 the first row's answer is late: recorded, thanked, the other row left as it was.
-    clock(bot_at_seven).set(local(TUESDAY, 10, 15))
+    bot_at_seven.clock.set(local(TUESDAY, 10, 15))
     await user.press(row("sv", 10)[1], message=question)
     assert (await user.next_reply()).text == LATE
     await user.wait_for(lambda: len(question.buttons) == 1)
@@ -553,13 +546,13 @@ async def test_an_old_question_a_forged_one_and_one_after_a_cancellation_record_
     assert await reports(bot_at_seven, pid) == []
 
     # The next day, today's question is an old one.
-    clock(bot_at_seven).set(local(TUESDAY + timedelta(days=1), 9))
+    bot_at_seven.clock.set(local(TUESDAY + timedelta(days=1), 9))
     assert (await user.press(YES, message=question)).text == OTHER_DAY
     await bot_at_seven.settle()
     assert await reports(bot_at_seven, pid) == [] and not question.edited
 
     # Back on Tuesday: the session is cancelled before it begins, and the other participant presses.
-    clock(bot_at_seven).set(local(TUESDAY, 8, 30))
+    bot_at_seven.clock.set(local(TUESDAY, 8, 30))
     async with bot_at_seven.database.sessions() as session:
         await services.cancel_session(session, SYSTEM, bot_at_seven.stegvis.settings, activity_id=aid, day=TUESDAY, now=bot_at_seven.stegvis.clock.now())
         await session.commit()

@@ -54,22 +54,15 @@ async def bot_on_friday(tmp_path: Path) -> AsyncIterator[BotHarness]:
         yield harness
 
 
-def clock(harness: BotHarness) -> FrozenClock:
-    assert isinstance(harness.stegvis.clock, FrozenClock)
-    return harness.stegvis.clock
-
 
 async def joined(harness: BotHarness, language: str, name: str) -> tuple[SandboxUser, int]:
-    code = await harness.invite(name)
-    user = harness.user(first_name=name.split()[0])
-    await harness.onboard(user, code, language)
-    return user, harness.participant_id(code)
+    return await harness.joined(name, language)
 
 
 async def at(harness: BotHarness, moment: datetime) -> int:
     """The clock moves on: the feature's job runs, then the real sender; how many were sent."""
     await harness.settle()
-    clock(harness).set(moment)
+    harness.clock.set(moment)
     await checkin_job(harness.stegvis)
     return await Sender(harness.stegvis, harness.bot).tick()
 

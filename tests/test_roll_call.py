@@ -295,16 +295,9 @@ async def morning(tmp_path: Path, database: Database) -> AsyncIterator[BotHarnes
         yield harness
 
 
-def clock(harness: BotHarness) -> FrozenClock:
-    assert isinstance(harness.stegvis.clock, FrozenClock)
-    return harness.stegvis.clock
-
 
 async def joined(harness: BotHarness, name: str, language: str = "sv") -> tuple[SandboxUser, int]:
-    code = await harness.invite(name)
-    user = harness.user(first_name=name.split()[0])
-    await harness.onboard(user, code, language)
-    return user, harness.participant_id(code)
+    return await harness.joined(name, language)
 
 
 async def service(harness: BotHarness, function, **kwargs):  # type: ignore[no-untyped-def]
@@ -361,7 +354,7 @@ async def test_a_leaders_roll_call_end_to_end(tmp_path: Path, database: Database
         assert linked == {lena.id: (leader.id, "sv"), omar.id: (gym_leader.id, "ar")}
 
         # Amina says she is not coming (her report), at 08:00.
-        clock(harness).set(local(TUESDAY, 8))
+        harness.clock.set(local(TUESDAY, 8))
         await tick(harness)
         question = [m for m in amina.messages if m.buttons][-1]
         await amina.press("10:00 Nej", message=question)  # her two sessions today are one message, a row each
@@ -369,7 +362,7 @@ async def test_a_leaders_roll_call_end_to_end(tmp_path: Path, database: Database
         assert leader.messages == [welcome]  # the roll call comes at the session's start, not before
 
         # 10:00: Lena gets the café's roll call, once however often it is planned.
-        clock(harness).set(local(TUESDAY, 10))
+        harness.clock.set(local(TUESDAY, 10))
         await tick(harness)
         await tick(harness)
         sheet = await leader.next_reply()
@@ -407,7 +400,7 @@ async def test_a_leaders_roll_call_end_to_end(tmp_path: Path, database: Database
         await leader.wait_for(lambda: "✅ Dawit T." in sheet.button_texts, what="Dawit present")
 
         # /rollcall, later: today's sessions, and opening one shows what was recorded.
-        clock(harness).set(local(TUESDAY, 17))
+        harness.clock.set(local(TUESDAY, 17))
         await leader.send("/rollcall")
         listing = await leader.next_reply()
         assert listing.text == t("sv", router.LIST)
@@ -435,7 +428,7 @@ async def test_a_leaders_roll_call_end_to_end(tmp_path: Path, database: Database
             assert (refused.text, refused.show_alert) == (t("ar", router.NOT_YOURS), True) and t("ar", router.NOT_YOURS) != router.NOT_YOURS
         # Lena's own activity, but: a participant of another activity, a forged button, an old
         # or a future day, a cancelled session, a participant's button.
-        clock(harness).set(local(TUESDAY, 14))
+        harness.clock.set(local(TUESDAY, 14))
         await service(harness, activities.cancel_session, activity_id=music_id, day=TUESDAY)
         bad = [
             (data(cafe_id, TUESDAY, sara_id), router.NOT_ENROLLED),
@@ -480,7 +473,7 @@ async def test_linking_refuses_used_expired_unknown_codes_and_a_participants_cha
         assert t("sv", router.LINK_REFUSED["used"]) in (await other.next_reply()).text
         await other.send("/start lead-nosuchcodeatall")
         assert "Länken fungerar inte. Be om en ny." in (await other.next_reply()).text
-        clock(harness).set(local(TUESDAY, 7) + timedelta(days=harness.stegvis.settings.invite_days, minutes=1))
+        harness.clock.set(local(TUESDAY, 7) + timedelta(days=harness.stegvis.settings.invite_days, minutes=1))
         await other.send(f"/start {late.invite_code}")
         assert t("sv", router.LINK_REFUSED["expired"]) in (await other.next_reply()).text
         renewed = await service(harness, services.new_invite, leader_id=late.id)
