@@ -29,6 +29,7 @@ from storage.clock import FrozenClock
 from storage.database import Database
 from storage import repositories as repo
 from storage.models import Conversation, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
+from tests.activity_helpers import enrolled_activity
 from tests.harness import BotHarness, start_bot
 from tests.test_sender import World, world
 
@@ -226,19 +227,6 @@ async def joined(harness: BotHarness, language: str, name: str = "Amina Yusuf") 
     return await harness.joined(name, language)
 
 
-async def enrolled_activity(harness: BotHarness, *participants: int, **overrides: object) -> int:
-    values: dict = {
-        "name": "Språkcafé", "organisation": "Röda Korset", "place": "Nygatan 19",
-        "weekly": [WeeklyRule(TUE, time(10))], "starts_on": date(2027, 1, 4),
-    }
-    values.update(overrides)
-    settings, now = harness.stegvis.settings, harness.stegvis.clock.now()
-    async with harness.database.sessions() as session:
-        aid = (await services.add_activity(session, SYSTEM, settings, now=now, **values)).id
-        for pid in participants:
-            await services.enrol(session, SYSTEM, settings, activity_id=aid, participant_id=pid, from_date=date(2027, 2, 1), now=now)
-        await session.commit()
-    return aid
 
 
 async def asked(harness: BotHarness, user: SandboxUser) -> SentMessage:
