@@ -119,6 +119,9 @@ def everything(f: Filler, cid: int = 1, base: int = 0, name: str = "Karin Lund")
     f.event("appointment_decline_note", p[HASSAN], local(date(2027, 1, 26), 9, 2), text="عندي حمى", appointment_id=base + 1, version=1)
     # Zahra asked for a new time for tomorrow's meeting, in the window.
     f.appointment(base + 2, p[ZAHRA], local(DAY + timedelta(days=1), 9), "new_time", local(WED, 10))
+    # ... and for a meeting in twelve days, beyond tomorrow: found by her answer in the window.
+    f.appointment(base + 4, p[ZAHRA], local(date(2027, 2, 9), 10), "new_time", local(WED, 10, 5))
+    f.event("appointment_answer", p[ZAHRA], local(WED, 10, 5), answer="new_time", appointment_id=base + 4, version=1)
     # Omar has a meeting tomorrow afternoon, not answered yet; a cancelled one is never shown.
     f.appointment(base + 3, p[OMAR], local(DAY + timedelta(days=1), 15, 30), None, None)
     # Dawit wrote and sent a voice note; a message before the window is not shown.
@@ -157,6 +160,7 @@ EXPECTED_TEXT = """Stegvis: sammanfattning torsdag 28 januari 2027 för Karin Lu
 Behöver åtgärd:
   - Hassan Ali (id 1): kan inte komma till Uppföljning idag kl. 14:00 (orsak: sjuk): «\u2068عندي حمى\u2069» (på arabiska)
   - Zahra Noor (id 2): vill ha en ny tid för möte imorgon kl. 09:00
+  - Zahra Noor (id 2): vill ha en ny tid för möte tisdag 9 februari kl. 10:00
   - Dawit Tesfay (id 3): skrev till dig: «\u2068ሰላም፣ ነገ ክመጽእ ኣይክእልን\u2069» (på tigrinja)
   - Dawit Tesfay (id 3): skickade ett röstmeddelande (7 s) på tigrinja; lyssna i Telegram
   - Amina Yusuf (id 4): sa /stop: får inga meddelanden från Stegvis längre
@@ -205,8 +209,8 @@ async def test_a_day_with_everything_line_by_line(filled: Database) -> None:
     shown = render.render_json(digest, settings)
     assert [s["key"] for s in shown["sections"]] == ["needs_action", "appointments", "attendance", "checkins", "joined"]
     kinds = [line["kind"] for line in shown["sections"][0]["lines"]]
-    assert kinds == ["declined", "new_time", "message", "voice", "stopped", "unreachable", "failed", "quiet", "absent_twice"]
-    assert shown["sections"][0]["lines"][2]["quote"] == {"text": "ሰላም፣ ነገ ክመጽእ ኣይክእልን", "language": "ti"}
+    assert kinds == ["declined", "new_time", "new_time", "message", "voice", "stopped", "unreachable", "failed", "quiet", "absent_twice"]
+    assert shown["sections"][0]["lines"][3]["quote"] == {"text": "ሰላም፣ ነገ ክመጽእ ኣይክእልን", "language": "ti"}
 
 
 async def test_the_other_caseworker_sees_only_their_own_participants_with_the_same_names(filled: Database) -> None:

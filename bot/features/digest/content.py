@@ -229,15 +229,23 @@ async def build_digests(session: AsyncSession, settings: Settings, caseworker_id
     today_first = from_wall(datetime.combine(day, time()), tz)
     tomorrow_end = from_wall(datetime.combine(day + timedelta(days=2), time()), tz)
     horizon = max(tomorrow_end, end + timedelta(hours=48))
+    columns = (Appointment.id, Appointment.participant_id, Appointment.starts_at, Appointment.place, Appointment.title, Appointment.answer, Appointment.answered_at)
     appointments = await each_chunk(lambda chunk: (
-        select(Appointment.id, Appointment.participant_id, Appointment.starts_at, Appointment.place, Appointment.title, Appointment.answer, Appointment.answered_at)
-        .join(Participant, Participant.id == Appointment.participant_id)
-        .where(
-            Appointment.status == AppointmentStatus.BOOKED, Appointment.starts_at >= min(start, today_first), mine(chunk),
-            or_(Appointment.starts_at < horizon, and_(Appointment.answer == "new_time", Appointment.answered_at >= start, Appointment.answered_at < end)),
-        )
-        .order_by(Appointment.starts_at, Appointment.id)
+        select(*columns).join(Participant, Participant.id == Appointment.participant_id)
+        .where(Appointment.status == AppointmentStatus.BOOKED, Appointment.starts_at >= min(start, today_first), Appointment.starts_at < horizon, mine(chunk))
     ))
+    # A new time asked for in the window may be for a meeting further ahead: found by its answer event.
+    asked_new = {e.payload.get("appointment_id") for e in await each_chunk(lambda chunk: (
+        select(Event.payload).join(Participant, Participant.id == Event.participant_id)
+        .where(Event.type == "appointment_answer", Event.occurred_at >= start, Event.occurred_at < end, mine(chunk))
+    )) if e.payload.get("answer") == "new_time"}
+    seen = {a.id for a in appointments}
+    for chunk in _chunks(sorted(i for i in asked_new if isinstance(i, int) and i not in seen)):
+        appointments.extend((await session.execute(
+            select(*columns).where(Appointment.id.in_(chunk), Appointment.status == AppointmentStatus.BOOKED, Appointment.starts_at >= start)
+        )).all())
+    appointments = [a for a in appointments if a.participant_id in owner]  # the events were theirs; the rows must be too
+    appointments.sort(key=lambda a: (a.starts_at, a.id))
     declined = [a for a in appointments if a.answer == "cant_come" and end <= a.starts_at < end + timedelta(hours=48)]
     why: dict[int, dict[str, Any]] = defaultdict(dict)
     if declined:
@@ -284,17 +292,20 @@ async def build_digests(session: AsyncSession, settings: Settings, caseworker_id
     first_day, last_day = previous_digest_day(day), day - timedelta(days=1)
     lag = func.lag(Attendance.present, type_=Attendance.present.type).over(partition_by=(Attendance.participant_id, Attendance.activity_id), order_by=Attendance.local_date)
     lag_day = func.lag(Attendance.local_date, type_=Attendance.local_date.type).over(partition_by=(Attendance.participant_id, Attendance.activity_id), order_by=Attendance.local_date)
-    ranked = await each_chunk(lambda chunk: (
-        select(Attendance.participant_id, Attendance.activity_id, Activity.name, Attendance.local_date, Attendance.present, lag.label("before"), lag_day.label("before_day"))
-        .join(Participant, Participant.id == Attendance.participant_id).join(Activity, Activity.id == Attendance.activity_id)
-        .where(Attendance.local_date >= first_day - timedelta(days=28), Attendance.local_date <= last_day, mine(chunk))
+    # LAG() over four weeks of roll calls in SQL; only the window's sessions come back.
+    ranked = select(
+        Attendance.participant_id, Attendance.activity_id, Attendance.local_date, Attendance.present, lag.label("before"), lag_day.label("before_day")
+    ).join(Participant, Participant.id == Attendance.participant_id).where(Attendance.local_date >= first_day - timedelta(days=28), Attendance.local_date <= last_day)
+    in_window = await each_chunk(lambda chunk: (
+        (lambda sub: select(sub, Activity.name).join(Activity, Activity.id == sub.c.activity_id).where(sub.c.local_date >= first_day))(ranked.where(mine(chunk)).subquery())
     ))
-    in_window = [r for r in ranked if r.local_date >= first_day]
     absent = [r for r in in_window if not r.present]
     said: dict[tuple[int, int, str], dict[str, Any]] = {}
     if absent:
-        since = from_wall(datetime.combine(min(r.before_day or r.local_date for r in absent) - timedelta(days=28), time()), tz)
-        for chunk in _chunks(sorted({r.participant_id for r in absent})):
+        # What they said about a session may come up to four weeks before it (/cantcome).
+        earliest = {r.participant_id: min(r.local_date, r.before_day) if r.before is False and r.before_day else r.local_date for r in absent}
+        since = from_wall(datetime.combine(min(earliest.values()) - timedelta(days=28), time()), tz)
+        for chunk in _chunks(sorted(earliest)):
             rows = await session.execute(
                 select(Event.participant_id, Event.payload).where(Event.participant_id.in_(chunk), Event.type == "activity_report", Event.occurred_at >= since, Event.occurred_at < end).order_by(Event.occurred_at, Event.id)
             )
@@ -340,16 +351,18 @@ async def build_digests(session: AsyncSession, settings: Settings, caseworker_id
     ))
     if answered_checkins:
         weeks = [c.week for c in answered_checkins]
-        earlier: dict[int, list[tuple[date, int]]] = defaultdict(list)
-        rows = await each_chunk(lambda chunk: (
-            select(CheckIn.participant_id, CheckIn.week, CheckIn.confidence).join(Participant, Participant.id == CheckIn.participant_id)
-            .where(CheckIn.week >= min(weeks) - timedelta(weeks=4), CheckIn.week < max(weeks), CheckIn.confidence.is_not(None), mine(chunk))
-        ))
-        for pid, week, confidence in rows:
-            earlier[pid].append((week, confidence))
+        # The average of the four weeks before each answered week, summed up in SQL (one query per week).
+        earlier: dict[tuple[int, date], tuple[float, int]] = {}
+        for week in sorted(set(weeks)):
+            rows = await each_chunk(lambda chunk, week=week: (
+                select(CheckIn.participant_id, func.avg(CheckIn.confidence), func.count(CheckIn.confidence)).join(Participant, Participant.id == CheckIn.participant_id)
+                .where(CheckIn.week >= week - timedelta(weeks=4), CheckIn.week < week, CheckIn.confidence.is_not(None), mine(chunk)).group_by(CheckIn.participant_id)
+            ))
+            for pid, mean, count in rows:
+                earlier[(pid, week)] = (float(mean), int(count))
         for c in answered_checkins:
             person = people[c.participant_id]
-            before = [level for week, level in earlier.get(c.participant_id, ()) if c.week - timedelta(weeks=4) <= week < c.week]
+            before = earlier.get((c.participant_id, c.week))
             parts = [PRACTICE_WORDS.get(c.practice, "svarade")]
             if c.confidence is not None:
                 parts.append(f"känner sig {c.confidence}/5 {LEVEL_FACES.get(c.confidence, '')} säker".replace("  ", " "))
@@ -372,10 +385,10 @@ def _sortable(order: Any) -> Any:
     return tuple((0, value) if value is not None else (1, 0) for value in order) if isinstance(order, tuple) else order
 
 
-def _trend(level: int, before: list[int]) -> str:
-    if not before:
+def _trend(level: int, before: tuple[float, int] | None) -> str:
+    if not before or not before[1]:
         return "inga svar de fyra veckorna före"
-    mean = sum(before) / len(before)
+    mean = before[0]
     shown = f"{mean:.1f}".replace(".", ",")
     if level - mean >= 0.5:
         return f"säkrare än de fyra veckorna före (snitt {shown})"
