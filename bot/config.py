@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, time
+from typing import Literal
 from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,6 +64,24 @@ class Settings(BaseSettings):
     send_lease: float = Field(60.0, validation_alias="STEGVIS_SEND_LEASE")
     # For tests and demonstrations only: the moment Stegvis takes as now, and keeps (it does not move).
     frozen_time: datetime | None = Field(None, validation_alias="STEGVIS_FROZEN_TIME")
+    # --- The caseworker's daily digest (bot/features/digest, docs/digest.md) ---
+    # When the digest goes out on weekdays that are not Swedish public holidays (local time); its
+    # window runs from the previous digest moment to this one. (The delivery feature sends it.)
+    digest_time: str = Field("07:30", validation_alias="STEGVIS_DIGEST_TIME")
+    # "No answer to anything" for this many days puts a participant under *Needs action*.
+    digest_quiet_days: int = Field(7, ge=1, le=90, validation_alias="STEGVIS_DIGEST_QUIET_DAYS")
+    # An empty day: one line ("line") or no digest at all ("nothing").
+    digest_empty: Literal["line", "nothing"] = Field("line", validation_alias="STEGVIS_DIGEST_EMPTY")
+    # Email may leave the municipality unencrypted: first names and ids only, unless this is true.
+    digest_email_full_names: bool = Field(False, validation_alias="STEGVIS_DIGEST_EMAIL_FULL_NAMES")
+    # Where the email digest says the full digest is read.
+    digest_full_at: str = Field("stegvis digest show, or Stegvis in Telegram", validation_alias="STEGVIS_DIGEST_FULL_AT")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        parse_time(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

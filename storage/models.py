@@ -167,6 +167,8 @@ class Appointment(Base):
     """A meeting a caseworker booked for a participant; reminders are planned from it."""
 
     __tablename__ = "appointments"
+    # ix_appointments_starts_at: the digest reads the next days' appointments, not the history.
+    __table_args__ = (Index("ix_appointments_starts_at", "starts_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)

@@ -20,6 +20,7 @@ FEATURES = (
     "activities",
     "checkins",
     "reports",
+    "digest",  # owns the `digest` group; digest_delivery adds send/status to it
 
     "roll_call",  # after activities: it adds `activity attendance` to that group
 )

@@ -97,9 +97,12 @@ def upgrade() -> None:
     )
     # The funders' reports read one month of activity_report events, not their whole history.
     op.create_index("ix_events_type_time", "events", ["type", "occurred_at"])
+    # The caseworker's digest reads the appointments of today, tomorrow and the next 48 hours.
+    op.create_index("ix_appointments_starts_at", "appointments", ["starts_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_appointments_starts_at", table_name="appointments")
     op.drop_index("ix_events_type_time", table_name="events")
     op.drop_index("ix_checkins_week", table_name="checkins")
     op.drop_table("checkins")

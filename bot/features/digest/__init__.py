@@ -1,0 +1,1 @@
+"""The caseworker's daily digest: what happened with their participants since the last one (docs/digest.md)."""

@@ -1,0 +1,168 @@
+"""The digest as text (a terminal), HTML (Jinja2, autoescaped), Telegram HTML, email and JSON.
+
+A participant's words are never trusted: in HTML and Telegram every piece of text is escaped
+(Jinja2's autoescape, ``html.escape``), so ``<script>``, Telegram tags, Markdown, RTL marks or
+only emoji appear exactly as written and do nothing. A quote is wrapped in «…» and its
+language named; in plain text an RTL quote is isolated (U+2068 … U+2069) so it cannot turn the
+rest of the line around, and the characters themselves are kept as written.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from bot.features.digest.content import Digest, Line, Person, _day
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from bot.config import Settings
+
+TELEGRAM_LIMIT = 4096
+EMPTY_LINE = "Inget nytt om dina deltagare sedan förra sammanfattningen."
+ISOLATE, END_ISOLATE = "\u2068", "\u2069"  # first-strong isolate: an RTL quote stays inside its «…»
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+    html: str
+
+
+def title(digest: Digest) -> str:
+    return f"Stegvis: sammanfattning {_day(digest.day)} {digest.day.year} för {digest.caseworker_name}"
+
+
+def _name(person: Person, full: bool) -> str:
+    return f"{person.name if full else person.first_name} (id {person.id})"
+
+
+def line_parts(line: Line, *, full_names: bool = True) -> tuple[str, str, str | None, str | None]:
+    """(who, what, quote, the quote's language) of one line, unescaped."""
+    who = _name(line.participant, full_names) if line.participant else ""
+    if line.quote is None:
+        return who, line.text, None, None
+    return who, line.text, line.quote.text, line.quote.language_name
+
+
+def _plain(line: Line, full_names: bool) -> str:
+    who, what, quote, language = line_parts(line, full_names=full_names)
+    text = f"{who}: {what}" if who else what
+    if quote is not None:
+        text += f": «{ISOLATE}{quote}{END_ISOLATE}» (på {language})"
+    return text
+
+
+def _text(digest: Digest, settings: Settings, *, full_names: bool) -> str:
+    out = [title(digest)]
+    if digest.empty:
+        return "\n".join([*out, EMPTY_LINE])
+    for section in digest.sections:
+        if not section.lines:
+            continue
+        out += ["", f"{section.title}:"]
+        out += [f"  {_plain(line, full_names)}" if line.participant is None else f"  - {_plain(line, full_names)}" for line in section.lines]
+    return "\n".join(out)
+
+
+def render_text(digest: Digest, settings: Settings) -> str:
+    """For a terminal; '' for an empty day when DIGEST_EMPTY is "nothing"."""
+    if digest.empty and settings.digest_empty == "nothing":
+        return ""
+    return _text(digest, settings, full_names=True)
+
+
+def _telegram_line(line: Line) -> str:
+    who, what, quote, language = line_parts(line)
+    escaped = f"<b>{html.escape(who)}</b>: {html.escape(what)}" if who else f"<i>{html.escape(what)}</i>"
+    if quote is not None:
+        escaped += f": «{ISOLATE}{html.escape(quote)}{END_ISOLATE}» (på {html.escape(language or '')})"
+    return ("• " if who else "") + escaped
+
+
+def render_telegram(digest: Digest, settings: Settings) -> list[str]:
+    """Telegram HTML messages of at most 4096 characters, split at line boundaries; [] for nothing."""
+    if digest.empty:
+        return [] if settings.digest_empty == "nothing" else [f"<b>{html.escape(title(digest))}</b>\n{html.escape(EMPTY_LINE)}"]
+    lines = [f"<b>{html.escape(title(digest))}</b>"]
+    for section in digest.sections:
+        if section.lines:
+            lines += ["", f"<b>{html.escape(section.title)}</b>"]
+            lines += [_telegram_line(line) for line in section.lines]
+    return split_messages(lines, TELEGRAM_LIMIT)
+
+
+def split_messages(lines: list[str], limit: int) -> list[str]:
+    """Lines joined into messages of at most ``limit`` characters; a longer line is cut between characters
+    that are not inside an HTML tag or entity (a 4,000-character quote with its name fits, but be safe)."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        for piece in _cut(line, limit):
+            candidate = piece if not current else f"{current}\n{piece}"
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                messages.append(current)
+                current = piece
+    if current.strip():
+        messages.append(current)
+    return messages
+
+
+def _cut(line: str, limit: int) -> list[str]:
+    if len(line) <= limit:
+        return [line]
+    pieces, start = [], 0
+    while len(line) - start > limit:
+        stop = start + limit
+        # Back off to before any open "<…>" or "&…;" so a tag or an entity is never split.
+        lt, amp = line.rfind("<", start, stop), line.rfind("&", start, stop)
+        if lt > line.rfind(">", start, stop):
+            stop = lt
+        if amp > line.rfind(";", start, stop):
+            stop = min(stop, amp)
+        pieces.append(line[start:stop])
+        start = stop
+    pieces.append(line[start:])
+    return pieces
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("bot.features.digest", "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _html(digest: Digest, settings: Settings, *, full_names: bool, template: str, **extra: Any) -> str:
+    sections = [
+        {"title": s.title, "lines": [dict(zip(("who", "what", "quote", "language"), line_parts(line, full_names=full_names), strict=True), heading=line.participant is None) for line in s.lines]}
+        for s in digest.sections if s.lines
+    ]
+    return _environment().get_template(template).render(title=title(digest), empty=digest.empty, empty_line=EMPTY_LINE, sections=sections, **extra)
+
+
+def render_html(digest: Digest, settings: Settings) -> str:
+    return _html(digest, settings, full_names=True, template="digest.html")
+
+
+def render_email(digest: Digest, settings: Settings) -> EmailContent:
+    """Multipart email content: first names and ids only unless DIGEST_EMAIL_FULL_NAMES; says where the full digest is."""
+    full = bool(settings.digest_email_full_names)
+    where = f"Hela sammanfattningen, med fullständiga namn: {settings.digest_full_at}."
+    text = _text(digest, settings, full_names=full) + ("" if full else f"\n\n{where}")
+    body = _html(digest, settings, full_names=full, template="email.html", where=None if full else where)
+    return EmailContent(subject=title(digest), text=text, html=body)
+
+
+def render_json(digest: Digest, settings: Settings) -> dict[str, Any]:
+    return {
+        "caseworker": {"id": digest.caseworker_id, "name": digest.caseworker_name}, "day": digest.day.isoformat(),
+        "window": {"from": digest.window_start.isoformat(), "to": digest.window_end.isoformat()}, "empty": digest.empty,
+        "sections": [{"key": s.key, "title": s.title, "lines": [line.as_json() for line in s.lines]} for s in digest.sections],
+    }
