@@ -412,6 +412,7 @@ class DigestStatus(str, enum.Enum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    NOTHING = "nothing"  # an empty day with STEGVIS_DIGEST_EMPTY=nothing: recorded, nothing sent
 
 
 class Digest(Base):

@@ -98,7 +98,10 @@ async def send_email(server: SmtpServer, email: Email) -> None:
         raise EmailNotSent(f"the server refused the recipient(s): {', '.join(sorted(error.recipients))}") from None
     except (socket.timeout, TimeoutError):
         raise EmailNotSent(f"the server did not answer within {server.timeout:g} s") from None
-    except smtplib.SMTPServerDisconnected:
+    except smtplib.SMTPServerDisconnected as error:
+        # smtplib turns a reply that never came into "Connection unexpectedly closed: timed out".
+        if "timed out" in str(error):
+            raise EmailNotSent(f"the server did not answer within {server.timeout:g} s") from None
         raise EmailNotSent("the server closed the connection") from None
     except (smtplib.SMTPException, OSError, ssl.SSLError) as error:
         raise EmailNotSent(f"{type(error).__name__}: {error}") from None

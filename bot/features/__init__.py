@@ -22,6 +22,7 @@ FEATURES = (
     "reports",
 
     "roll_call",  # after activities: it adds `activity attendance` to that group
+    "digest_delivery",  # after the digest feature, when there is one: it adds `digest send | status`
 )
 
 
