@@ -42,7 +42,7 @@ from storage.clock import FrozenClock
 from storage.database import Database
 from storage.models import Caseworker, Digest, Event, OutboxMessage, Participant
 from tests.harness import free_port, start_bot
-from tests.test_cli import refused, stegvis
+from tests.test_cli import as_json, refused, stegvis
 
 TZ = ZoneInfo("Europe/Stockholm")
 TUESDAY = date(2027, 2, 2)
@@ -320,6 +320,11 @@ def test_digest_send_and_status_refuse_bad_input_with_exit_2(tmp_path: Path) -> 
     assert stegvis(tmp_path, "caseworker", "add", "--name", "Karin Lund").returncode == 0
     assert refused(stegvis(tmp_path, "digest", "status", "--date", "2027-13-01", "--json")) == {"error": '--date: "2027-13-01" is not a date; use YYYY-MM-DD, e.g. 2026-11-24'}
     assert refused(stegvis(tmp_path, "digest", "send", "--caseworker", "9", "--json")) == {"error": "--caseworker: no caseworker with id 9 (see: stegvis caseworker add)"}
+    assert refused(stegvis(tmp_path, "caseworker", "invite", "7", "--json")) == {"error": "no caseworker with id 7 (see: stegvis caseworker add)"}
+    first = as_json(stegvis(tmp_path, "caseworker", "invite", "1", "--json", TELEGRAM_BOT_USERNAME="stegvis_bot"))
+    second = as_json(stegvis(tmp_path, "caseworker", "invite", "1", "--json", TELEGRAM_BOT_USERNAME="stegvis_bot"))
+    assert first["invite_code"].startswith("case-") and first["invite_code"] != second["invite_code"]  # the old one stops working
+    assert second["link"] == f"https://t.me/stegvis_bot?start={second['invite_code']}" and second["linked"] is False
     status = stegvis(tmp_path, "digest", "status", "--json")
     assert status.returncode == 0, status.stderr
     assert status.stdout.strip() == '{"date": "2029-06-01", "digests": [], "without_channel": [1]}'

@@ -1,4 +1,6 @@
-"""``stegvis digest send | status``: thin adapters over the delivery services.
+"""``stegvis digest send | status`` and ``stegvis caseworker invite``: thin adapters over the delivery services.
+
+``caseworker invite`` joins the participants feature's ``caseworker`` group (`Commands.extend`).
 
 They join the ``digest`` group of the digest feature (``digest show``) when it is listed before
 this one in FEATURES; until then this file makes the group itself (see `_digest_group`).
@@ -26,6 +28,10 @@ def _digest_group(commands: Commands) -> Group:
 
 
 def add_commands(commands: Commands) -> None:
+    invite = commands.extend("caseworker").command(
+        "invite", help="a new Telegram invite link for a caseworker (lost link, new phone); the old one stops working", action=invite_it, human=invite_text, options={"caseworker": None}
+    )
+    invite.add_argument("id", type=id_argument, metavar="ID")
     digest = _digest_group(commands)
     send = digest.command("send", help="send a day's digests now (even outside the digest time); one already sent is not sent again", action=send_it, human=status_text, options=OPTIONS)
     send.add_argument("--date", metavar="DATE", help="the digest's day, YYYY-MM-DD (default: today)")
@@ -55,6 +61,20 @@ async def status_of(context: Context, args: argparse.Namespace) -> DigestListing
     from bot.features.digest_delivery import services
 
     return await services.digest_status(context.session, context.actor, day=_day(context, args))
+
+
+async def invite_it(context: Context, args: argparse.Namespace) -> dict[str, Any]:
+    from bot.features.digest_delivery import services
+    from bot.features.participants.cli import bot_username
+
+    issued = await services.new_invite(context.session, context.actor, context.settings, caseworker_id=args.id, now=context.now)
+    username = await bot_username(context.settings)
+    return {**issued.as_json(context.settings.tz), "link": f"https://t.me/{username}?start={issued.invite_code}" if username else None}
+
+
+def invite_text(result: dict[str, Any], settings: Settings) -> str:
+    link = result["link"] or f"(set TELEGRAM_BOT_TOKEN or TELEGRAM_BOT_USERNAME to get the link) code: {result['invite_code']}"
+    return f"A new Telegram invite link for caseworker {result['caseworker_id']}, valid until {result['invite_expires_at'][:10]}; the old link no longer works:\n{link}"
 
 
 def status_text(listing: DigestListing, settings: Settings) -> str:

@@ -6,7 +6,7 @@ The CLI (`cli.py`) is a thin adapter over these; the job (`feature.daily_send`) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -86,3 +86,26 @@ async def send_now(
     await send_emails(database, source, settings, SmtpServer.from_settings(settings), now, day=day, caseworker_id=caseworker_id)
     session.expire_all()
     return await digest_status(session, actor, day=day, caseworker_id=caseworker_id)
+
+
+@dataclass(frozen=True)
+class CaseworkerInvite:
+    caseworker_id: int
+    name: str
+    invite_code: str
+    invite_expires_at: datetime
+    linked: bool
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        return {"caseworker_id": self.caseworker_id, "name": self.name, "invite_code": self.invite_code, "invite_expires_at": self.invite_expires_at.isoformat(), "linked": self.linked}
+
+
+async def new_invite(session: AsyncSession, actor: Actor, settings: Any, *, caseworker_id: int, now: datetime) -> CaseworkerInvite:
+    """A new Telegram invite for a caseworker (lost link, new phone); the old code stops working,
+    and the chat linked so far stays linked until the new one is used."""
+    caseworker = await repo.get_caseworker(session, caseworker_id)
+    if caseworker is None:
+        raise NotFound(f"no caseworker with id {caseworker_id} (see: stegvis caseworker add)")
+    await store.new_invite(session, caseworker, invite_ttl=timedelta(days=settings.invite_days), now=now)
+    assert caseworker.invite_code is not None and caseworker.invite_expires_at is not None
+    return CaseworkerInvite(caseworker.id, caseworker.name, caseworker.invite_code, caseworker.invite_expires_at, caseworker.telegram_chat_id is not None)
