@@ -65,9 +65,8 @@ class Settings(BaseSettings):
     # For tests and demonstrations only: the moment Stegvis takes as now, and keeps (it does not move).
     frozen_time: datetime | None = Field(None, validation_alias="STEGVIS_FROZEN_TIME")
     # --- The caseworker's daily digest (bot/features/digest, docs/digest.md) ---
-    # When the digest goes out on weekdays that are not Swedish public holidays (local time); its
-    # window runs from the previous digest moment to this one. (The delivery feature sends it.)
-    digest_time: str = Field("07:30", validation_alias="STEGVIS_DIGEST_TIME")
+    # STEGVIS_DIGEST_TIME is with the delivery's settings below; the window runs from the previous
+    # digest moment to this day's.
     # "No answer to anything" for this many days puts a participant under *Needs action*.
     digest_quiet_days: int = Field(7, ge=1, le=90, validation_alias="STEGVIS_DIGEST_QUIET_DAYS")
     # An empty day: one line ("line") or no digest at all ("nothing").
@@ -76,12 +75,6 @@ class Settings(BaseSettings):
     digest_email_full_names: bool = Field(False, validation_alias="STEGVIS_DIGEST_EMAIL_FULL_NAMES")
     # Where the email digest says the full digest is read.
     digest_full_at: str = Field("stegvis digest show, or Stegvis in Telegram", validation_alias="STEGVIS_DIGEST_FULL_AT")
-
-    @field_validator("digest_time")
-    @classmethod
-    def _digest_time(cls, value: str) -> str:
-        parse_time(value)
-        return value
 
     @field_validator("database_url")
     @classmethod
@@ -227,6 +220,44 @@ class Settings(BaseSettings):
     def quiet(self) -> QuietHours | None:
         return QuietHours.parse(self.quiet_hours)
 
+    # ---- the digest's delivery (bot/features/digest_delivery, bot/email): one block, for merges ----
+    # When the caseworkers' digest goes out on weekdays that are not Swedish public holidays (local time).
+    digest_time: str = Field("07:30", validation_alias="STEGVIS_DIGEST_TIME")
+    # The SMTP server email digests go through; no host: no email is sent (Telegram and the CLI still are).
+    smtp_host: str | None = Field(None, validation_alias="STEGVIS_SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, validation_alias="STEGVIS_SMTP_PORT")
+    smtp_starttls: bool = Field(True, validation_alias="STEGVIS_SMTP_STARTTLS")
+    smtp_user: str | None = Field(None, validation_alias="STEGVIS_SMTP_USER")
+    smtp_password: str | None = Field(None, validation_alias="STEGVIS_SMTP_PASSWORD", repr=False)
+    smtp_from: str | None = Field(None, validation_alias="STEGVIS_SMTP_FROM")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        parse_time(value)
+        return value
+
+    @field_validator("smtp_host", "smtp_user", "smtp_password", "smtp_from")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value not in (None, "") else None
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value):
+            raise ValueError("must be one email address, e.g. stegvis@kommun.se")
+        return value
+
+    @property
+    def digest_at(self) -> time:
+        return parse_time(self.digest_time)
+
+    @property
+    def smtp_configured(self) -> bool:
+        """Email digests are sent only with a server and a sender address."""
+        return self.smtp_host is not None and self.smtp_from is not None
+
 
 def _number(value: object, unit: str, *, low: float, high: float) -> float:
     """A number in (low, high]; the error names the unit so the one-line message says what is wanted."""
@@ -261,7 +292,7 @@ def load_settings(**overrides: object) -> Settings:
 
 
 # Never echo a secret back into a log; URLs are shown with their password masked.
-_SECRETS = {"TELEGRAM_BOT_TOKEN", "STEGVIS_WEBHOOK_SECRET"}
+_SECRETS = {"TELEGRAM_BOT_TOKEN", "STEGVIS_WEBHOOK_SECRET", "STEGVIS_SMTP_PASSWORD"}
 _URLS = {"STEGVIS_DATABASE_URL", "TELEGRAM_API_URL"}
 
 

@@ -73,6 +73,12 @@ class Caseworker(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime]
+    # Their Telegram, linked with an invite code like a leader's (migration 0006). Unique indexes,
+    # not constraints: SQLite adds a column to a table others point at only without one.
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
+    invite_code: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    invite_expires_at: Mapped[datetime | None]
+    invite_used_at: Mapped[datetime | None]
 
     participants: Mapped[list[Participant]] = relationship(back_populates="caseworker")
 
@@ -397,3 +403,35 @@ class CheckIn(Base):
     places: Mapped[list[str] | None] = mapped_column(JSON)
     confidence: Mapped[int | None]  # 1 (😟) … 5 (😄)
     voice_notes: Mapped[int] = mapped_column(default=0)
+
+
+class DigestChannel(str, enum.Enum):
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+
+
+class DigestStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    NOTHING = "nothing"  # an empty day with STEGVIS_DIGEST_EMPTY=nothing: recorded, nothing sent
+
+
+class Digest(Base):
+    """One caseworker's digest of one day over one channel: created once (the unique key) at the
+    digest time, then sent. A Telegram digest is sent by the outbox (its row is about this one);
+    an email digest over SMTP, with `attempts` counted here."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("caseworker_id", "day", "channel"), Index("ix_digests_day", "day"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caseworker_id: Mapped[int] = mapped_column(ForeignKey("caseworkers.id"))
+    day: Mapped[date]  # the local date it is the digest of
+    channel: Mapped[str] = mapped_column(String(16))  # DigestChannel
+    status: Mapped[str] = mapped_column(String(16))  # DigestStatus
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime | None]  # email: when to try again after a failure
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -77,7 +77,9 @@ def add_caseworker(tmp_path: Path, **env: str) -> None:
 
 def test_caseworker_and_participant_add_print_one_json_object_each(tmp_path: Path):
     added = as_json(stegvis(tmp_path, "caseworker", "add", "--name", "Karin Lund", "--email", "karin@example.se", "--json"))
-    assert added == {"caseworker_id": 1, "name": "Karin Lund", "email": "karin@example.se"}
+    code = added.pop("invite_code")
+    assert code.startswith("case-") and len(code) <= 64  # a caseworker's own Telegram invite, never a participant's or leader's
+    assert added == {"caseworker_id": 1, "name": "Karin Lund", "email": "karin@example.se", "invite_expires_at": (NOW + timedelta(days=14)).isoformat(), "link": None}
     result = stegvis(tmp_path, "participant", "add", "--name", "Zahra", "--caseworker", "1", "--language", "prs", "--json", TELEGRAM_BOT_USERNAME="stegvis_bot")
     participant = as_json(result)
     assert participant["language"] == "fa_AF"

@@ -310,8 +310,8 @@ async def database_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> As
     async with backend(request.param, tmp_path, upgrade=False) as database:
         await _migrate(database, "0003")
         async with database.sessions() as session:
-            session.add(Caseworker(id=1, name="Karin", email=None, created_at=NOW))
-            await session.flush()
+            # Core with the 0003 columns only (0006 added the caseworkers' Telegram columns).
+            await session.execute(insert(Caseworker.__table__).values(id=1, name="Karin", email=None, created_at=NOW))
             # Core with the 0003 columns only: the model has columns 0003 does not.
             await session.execute(
                 insert(Participant.__table__).values(id=1, name="Amina", caseworker_id=1, language="so", telegram_chat_id=1001, status="active", created_at=NOW, updated_at=NOW)
@@ -363,11 +363,12 @@ async def test_0005_adds_roll_call_and_checkins_and_keeps_every_row(database_at_
     await _migrate(database_at_0003, "0005")
 
     assert await _revision(database_at_0003) == "0005"
-    assert await _schema_differences(database_at_0003) == []
     assert await _kept_rows(database_at_0003) == before
     shape = await _schema_shape(database_at_0003)
     assert ROLL_CALL_TABLES <= shape.keys()
     assert {"gender", "checkin_weekday", "checkin_time"} <= {column[0] for column in shape["participants"]["columns"]}
+    await _migrate(database_at_0003, "head")  # 0006 came after: the models match the newest
+    assert await _schema_differences(database_at_0003) == []
 
 
 async def test_0005_downgrades_to_0004_and_up_again(database_at_0003: Database) -> None:
@@ -393,3 +394,33 @@ async def _kept_rows(database: Database) -> list[Any]:
                 ("outbox", "id, idempotency_key, status"),
             )
         ]
+
+
+# Migration 0006: caseworkers' Telegram columns and the digests table, on a database 0005 filled.
+
+
+async def test_0006_adds_caseworkers_telegram_and_digests_and_keeps_every_row(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0005")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    assert "digests" not in old_shape
+
+    await _migrate(database_at_0003, "0006")
+
+    assert await _revision(database_at_0003) == "0006"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    shape = await _schema_shape(database_at_0003)
+    assert "digests" in shape
+    assert {"telegram_chat_id", "invite_code", "invite_expires_at", "invite_used_at"} <= {column[0] for column in shape["caseworkers"]["columns"]}
+
+
+async def test_0006_downgrades_to_0005_and_up_again(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0005")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    await _migrate(database_at_0003, "0006")
+    await _migrate(database_at_0003, "0005", "downgrade")
+    assert await _revision(database_at_0003) == "0005"
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []

@@ -40,8 +40,13 @@ def add_commands(commands: Commands) -> None:
 async def add_caseworker(context: Context, args: argparse.Namespace) -> dict[str, Any]:
     from bot.features.participants import services
 
-    added = await services.add_caseworker(context.session, context.actor, name=args.name, email=args.email, now=context.now)
-    return asdict(added)
+    added = await services.add_caseworker(context.session, context.actor, name=args.name, email=args.email, now=context.now, invite_days=context.settings.invite_days)
+    result = asdict(added)
+    expires = result.pop("invite_expires_at")
+    result["invite_expires_at"] = expires.isoformat() if expires else None
+    username = await bot_username(context.settings)
+    result["link"] = f"https://t.me/{username}?start={added.invite_code}" if username and added.invite_code else None
+    return result
 
 
 async def add_participant(context: Context, args: argparse.Namespace) -> dict[str, Any]:
@@ -108,7 +113,10 @@ async def bot_username(settings: Settings) -> str | None:
 
 
 def caseworker_added(result: dict[str, Any], settings: Settings) -> str:
-    return f"Caseworker {result['caseworker_id']} ({result['name']}) added."
+    return (
+        f"Caseworker {result['caseworker_id']} ({result['name']}) added. Their own Telegram invite link "
+        f"(the daily digest comes there), valid until {(result['invite_expires_at'] or '')[:10]}:\n{_link(result)}"
+    )
 
 
 def _link(result: dict[str, Any]) -> str:

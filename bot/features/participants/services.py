@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import Actor, InvalidInput, NotFound, invalid
 from bot.validation import clean_name, parse_email
 from locales import parse_language
+from storage import digests as caseworker_telegram
 from storage import repositories as repo
 from storage.models import Gender, Invite, Participant, ParticipantStatus
 
@@ -29,6 +30,9 @@ class CaseworkerAdded:
     caseworker_id: int
     name: str
     email: str | None
+    # Their personal Telegram invite (a ``case-`` code): the digest and participants' messages reach them there.
+    invite_code: str | None = None
+    invite_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -82,14 +86,15 @@ def checked_name(name: str) -> str:
         raise invalid("name", error) from None
 
 
-async def add_caseworker(session: AsyncSession, actor: Actor, *, name: str, email: str | None, now: datetime) -> CaseworkerAdded:
+async def add_caseworker(session: AsyncSession, actor: Actor, *, name: str, email: str | None, now: datetime, invite_days: int = 14) -> CaseworkerAdded:
     name = checked_name(name)
     try:
         address = parse_email(email) if email else None
     except ValueError as error:
         raise invalid("email", error) from None
     caseworker = await repo.add_caseworker(session, name, address, now=now)
-    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email)
+    await caseworker_telegram.new_invite(session, caseworker, invite_ttl=timedelta(days=invite_days), now=now)
+    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email, caseworker.invite_code, caseworker.invite_expires_at)
 
 
 async def add_participant(
