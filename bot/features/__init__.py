@@ -20,6 +20,7 @@ FEATURES = (
     "activities",
     "checkins",
     "reports",
+    "caseworker_messages",
 
     "roll_call",  # after activities: it adds `activity attendance` to that group
 )
