@@ -151,10 +151,12 @@ async def test_quiet_hours_hold_a_reply_and_now_does_not_free_text_has_its_intro
     dawit, pid = await harness.joined("Dawit Tesfay", "ti")
     harness.clock.set(local(21))  # inside the default quiet hours 20:00-08:00
     sender = Sender(harness.stegvis, harness.bot)
-    await reply(harness, pid, reply="noted")
+    held = await reply(harness, pid, reply="noted")
+    assert (held.held, held.goes_out_at) == (True, local(8).replace(day=DAY.day + 1))
     assert await sender.tick() == 0  # held until 08:00
     words = "Vi ses på torsdag kl. 10 <b>på kontoret</b>."
-    await reply(harness, pid, text=words, at_once=True)
+    insisted = await reply(harness, pid, text=words, at_once=True)
+    assert (insisted.held, insisted.goes_out_at) == (False, local(21))
     assert await sender.tick() == 1  # insisted on: sent at night
     await dawit.wait_for(lambda: dawit.messages[-1].text == f"{t('ti', FREE_TEXT_INTRO)}\n{words}", what="the free text")
     assert t("ti", FREE_TEXT_INTRO) != FREE_TEXT_INTRO
@@ -220,7 +222,11 @@ def test_reply_on_the_command_line(db: Path) -> None:
     sent = ok(db, "reply", "--participant", "1", "--text", "Ring mig när du kan.", "--now", "--caseworker", "1")
     assert (sent["reply"], sent["text"], sent["now"]) == (None, "Ring mig när du kan.", True)
     human = stegvis(db, "reply", "--participant", "1", "--with", "noted")
-    assert human.returncode == 0 and human.stdout.startswith("Reply to participant 1 (caseworker 1): quick reply noted, sent now, or when quiet hours end.")
+    assert human.returncode == 0 and human.stdout.startswith("Reply to participant 1 (caseworker 1): quick reply noted, goes out at 2027-01-04 12:00. Event ")
+    night = stegvis(db, "reply", "--participant", "1", "--with", "noted", now="2027-01-04T22:30+01:00")
+    assert night.returncode == 0 and "quick reply noted, goes out at 2027-01-05 08:00, when quiet hours end." in night.stdout
+    night = ok(db, "reply", "--participant", "1", "--with", "noted", "--now", now="2027-01-04T22:30+01:00")
+    assert (night["now"], night["held"], night["goes_out"]) == (True, False, "2027-01-04T22:30+01:00")
 
 
 @pytest.mark.parametrize(

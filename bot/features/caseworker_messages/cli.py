@@ -43,5 +43,6 @@ async def send_it(context: Context, args: argparse.Namespace) -> ReplySent:
 
 def sent_text(sent: ReplySent, settings: Settings) -> str:
     what = f"quick reply {sent.reply.replace('_', '-')}" if sent.reply else f"a free text of {len(sent.text or '')} characters"
-    when = "at once (quiet hours or not)" if sent.at_once else "now, or when quiet hours end"
-    return f"Reply to participant {sent.participant_id} (caseworker {sent.caseworker_id}): {what}, sent {when}. Event {sent.event_id}, outbox message {sent.outbox_id}."
+    at = sent.goes_out_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+    when = f"goes out now ({at}), quiet hours or not" if sent.at_once else f"goes out at {at}" + (", when quiet hours end" if sent.held else "")
+    return f"Reply to participant {sent.participant_id} (caseworker {sent.caseworker_id}): {what}, {when}. Event {sent.event_id}, outbox message {sent.outbox_id}."

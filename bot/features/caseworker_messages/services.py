@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.features.caseworker_messages.messages import QUICK_REPLIES, REPLY, cli_id
+from bot.outbox.quiet_hours import next_allowed_moment
 from bot.services import Actor, Conflict, InvalidInput, NotFound
 from storage import outbox
 from storage import repositories as repo
@@ -48,13 +49,14 @@ class ReplySent:
     at_once: bool
     event_id: int
     outbox_id: int | None
-    due_at: datetime
+    goes_out_at: datetime  # now, or when quiet hours end (the sender holds the row until then)
+    held: bool  # by quiet hours, until goes_out_at
 
     def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
         return {
             "participant": self.participant_id, "caseworker": self.caseworker_id,
             "reply": cli_id(self.reply) if self.reply else None, "text": self.text, "now": self.at_once,
-            "event_id": self.event_id, "outbox_id": self.outbox_id, "due": self.due_at.astimezone(tz).isoformat(timespec="minutes"),
+            "event_id": self.event_id, "outbox_id": self.outbox_id, "goes_out": self.goes_out_at.astimezone(tz).isoformat(timespec="minutes"), "held": self.held,
         }
 
 
@@ -101,7 +103,8 @@ async def send_reply(
     )
     await outbox.enqueue(session, planned, now=now)
     row = await outbox_row(session, planned.key)
-    return ReplySent(participant_id, caseworker_id, reply, text, at_once, event.id, row, now)
+    goes_out_at = now if at_once else next_allowed_moment(now, settings.quiet, settings.tz)
+    return ReplySent(participant_id, caseworker_id, reply, text, at_once, event.id, row, goes_out_at, goes_out_at > now)
 
 
 async def outbox_row(session: AsyncSession, key: str) -> int | None:
