@@ -26,6 +26,13 @@ from storage import repositories as repo
 from storage.models import Channel, Event, OutboxMessage, OutboxStatus, Participant, ParticipantStatus, RecipientKind
 
 ERROR_LENGTH = 500  # the column's size
+# The outbox's own key in a row's payload (beside the composer's data): this row is sent when due
+# even inside quiet hours. A key rather than a column, so the schema stays as it is.
+IGNORE_QUIET_HOURS = "ignore_quiet_hours"
+
+
+def ignores_quiet_hours(row: OutboxMessage) -> bool:
+    return bool((row.payload or {}).get(IGNORE_QUIET_HOURS))
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class Planned:
     slot: str = ""  # tells apart one composer's messages about one subject (e.g. the lead time "3d")
     channel: Channel = Channel.TELEGRAM
     payload: dict[str, Any] = field(default_factory=dict)
+    # Sent when due even inside quiet hours (someone insisted it cannot wait until morning).
+    ignore_quiet_hours: bool = False
 
     @property
     def key(self) -> str:
@@ -110,7 +119,7 @@ def _row(message: Planned, now: datetime) -> dict[str, Any]:
         "subject_version": subject.version if subject else None,
         "composer": message.composer,
         "slot": message.slot,
-        "payload": dict(message.payload),
+        "payload": {**message.payload, IGNORE_QUIET_HOURS: True} if message.ignore_quiet_hours else dict(message.payload),
         "due_at": message.due_at,
         "status": OutboxStatus.PENDING,
         "attempts": 0,

@@ -404,6 +404,27 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
+    "message": {
+        # /message: a sticker, a text over the limit, then a text as written.
+        "written": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["media", "sticker"],
+                ["text", "x" * 1001],
+                ["text", "<b>Hej</b> \u200f🙂"],
+            ],
+        },
+        # /message, then Avbryt: nothing goes to the caseworker.
+        "cancelled": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["press", "s:message:write:cancel"],
+                ["text", "hej"],
+            ],
+        },
+    },
 }
 
 

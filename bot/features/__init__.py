@@ -21,6 +21,7 @@ FEATURES = (
     "checkins",
     "reports",
     "digest",  # owns the `digest` group; digest_delivery adds send/status to it
+    "caseworker_messages",
     "roll_call",  # after activities: it adds `activity attendance` to that group
     "digest_delivery",  # after the digest feature, when there is one: it adds `digest send | status`
 )

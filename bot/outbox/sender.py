@@ -269,7 +269,7 @@ class Sender:
                 run.outcomes.put_nowait(_Failed(row, f"no composer {row.composer!r} or no rule for subjects {row.subject_kind!r} is registered"))
             elif stale:
                 run.outcomes.put_nowait(_Cancelled(row, stale))
-            elif addressee.quiet_hours and allowed > now:
+            elif addressee.quiet_hours and allowed > now and not outbox.ignores_quiet_hours(row):
                 if deadline is not None and allowed >= deadline:
                     run.outcomes.put_nowait(_Cancelled(row, rule.too_late if rule is not None else "withdrawn: too late"))
                 else:

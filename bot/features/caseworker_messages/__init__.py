@@ -1,0 +1,1 @@
+"""Messages between a participant and their caseworker: /message to them, and their replies."""
