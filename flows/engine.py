@@ -59,6 +59,9 @@ class Button:
 class OutgoingMessage:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    # The text is Telegram HTML, every value in it already escaped (a staff digest with bold
+    # headings); flow texts are plain and never are.
+    html: bool = False
 
 
 @dataclass(frozen=True)

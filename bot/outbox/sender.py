@@ -322,7 +322,8 @@ class Sender:
                             try:
                                 with sending_as(Priority.BULK, paced=True):
                                     sent = await self.bot.send_message(
-                                        chat_id, message.text, reply_markup=keyboard(message), request_timeout=self.request_timeout
+                                        chat_id, message.text, reply_markup=keyboard(message), request_timeout=self.request_timeout,
+                                        parse_mode="HTML" if message.html else None,
                                     )
                             except TelegramRetryAfter:
                                 # Telegram's limit is for the whole bot: the gateway paused everyone;

@@ -52,7 +52,7 @@ class DigestMessages:
     def compose(self, addressee: Addressee, subject: Any, row: OutboxMessage) -> Sprint:
         if not isinstance(subject, TelegramDigest) or row.subject_id != subject.digest_id:
             raise ValueError(f"outbox message {row.id} is about digest {row.subject_id}, not the one given")
-        return Sprint(IDLE, SOURCE_LANGUAGE, tuple(OutgoingMessage(text) for text in subject.texts), keep_state=True)
+        return Sprint(IDLE, SOURCE_LANGUAGE, tuple(OutgoingMessage(text, html=True) for text in subject.texts), keep_state=True)
 
     def sent_event(self, row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any] | None:
         payload = {"digest_id": row.subject_id, "caseworker_id": row.recipient_id, "channel": "telegram", "outbox_id": row.id, "telegram_message_id": telegram_message_id}
