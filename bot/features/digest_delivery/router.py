@@ -23,7 +23,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, Message, TelegramObje
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.features.participants.newcomers import BAD_LINK
+from bot.features.participants.newcomers import BAD_LINK, REFUSED
 from bot.telegram.rendering import reply_to_chat
 from locales import N_, SOURCE_LANGUAGE
 from storage import digests as store
@@ -41,12 +41,8 @@ MENU = N_("Hjälp")
 WELCOME = N_("Hej {name}! Ditt Telegramkonto är kopplat. Varje vardagsmorgon får du din sammanfattning här.")
 HELP = N_("Här kommer din dagliga sammanfattning varje vardagsmorgon. Allt annat gör du i Stegvis kommandorad.")
 PARTICIPANT_CHAT = N_("Det här kontot används redan av en deltagare och kan inte bli en handläggares.")
-# The leaders' refusals say the same thing, and are translated already.
-LINK_REFUSED = {
-    "expired": N_("Länken har gått ut. Be om en ny."),
-    "used": N_("Länken är redan använd. Be om en ny."),
-    "chat_taken": N_("Kontot används redan. Fråga din handläggare."),
-}
+# A link that cannot be used: the same refusals as a participant's (translated already).
+LINK_REFUSED = REFUSED
 
 
 class CaseworkerChat(Filter):
