@@ -30,7 +30,7 @@ from bot.features.appointments import booking
 from bot.features.participants import services
 from bot.sandbox import BotAPISandbox, SandboxUser
 from bot.services import Actor
-from bot.demo_week import activity_week, demo_start, moment
+from bot.demo_week import activity_week, caseworker_morning, demo_start, moment
 from bot.telegram.running import start
 from storage.clock import SYSTEM_CLOCK, FrozenClock
 from locales import LANGUAGES
@@ -141,7 +141,9 @@ async def walk_through(stegvis: Stegvis, bot: Bot, sandbox: BotAPISandbox, out: 
         reminders = ", ".join(f"{r['lead']} {r['status']}" for r in appointment["reminders"])
         out(f"  #{appointment['id']} participant {appointment['participant_id']}: {appointment['starts_at']} · answer: {appointment['answer']} · reminders: {reminders}")
     out("")
-    await activity_week(stegvis, bot, sandbox, [(person.name, pid, user) for person, pid, user in users], out)
+    people = [(person.name, pid, user) for person, pid, user in users]
+    await activity_week(stegvis, bot, sandbox, people, out)
+    await caseworker_morning(stegvis, bot, people, caseworker.caseworker_id, out)
     async with database.sessions() as session:
         events = await repo.list_events(session)
         names = {p.id: p.name for p in await repo.list_participants(session)}

@@ -1,6 +1,7 @@
-"""The demo's group activity: the morning question, one absence with its reason, the leader's
-roll call, and Friday's practice check-in in every language (with a voice note), then the month's
-attendance report as the funders get it.
+"""The demo's week: a language café's morning question, one absence with its reason, the leader's
+roll call and Friday's practice check-in in every language (with a voice note), the month's
+attendance report as the funders get it; then a participant's message, the caseworker's Monday
+digest and her quick reply, read in Tigrinya.
 
 Called by ``bot/demo.py`` after onboarding and the reminders, on the demo's frozen clock: each
 moment is set by hand, the features' jobs plan what is due and the real sender sends it
@@ -18,6 +19,9 @@ from aiogram import Bot
 from bot.app import Stegvis
 from bot.features.activities import services as activities
 from bot.features.activities.schedule import WeeklyRule
+from bot.features.caseworker_messages.services import send_reply
+from bot.features.digest.content import build_digest
+from bot.features.digest.render import render_text
 from bot.features.reports import services as reports
 from bot.features.reports.writers import attendance_csv_table, csv_bytes
 from bot.features.roll_call import services as roll_call
@@ -138,6 +142,37 @@ async def activity_week(
         report = await reports.attendance_report(session, actor, settings, month=month, now=stegvis.clock.now())
     out(f"stegvis report attendance --month {tuesday:%Y-%m} (CSV for Swedish Excel):")
     out(csv_bytes(attendance_csv_table(report), month).decode("utf-8-sig").rstrip())
+    out("")
+
+
+async def caseworker_morning(
+    stegvis: Stegvis, bot: Bot, people: Sequence[tuple[str, int, SandboxUser]], caseworker_id: int, out: Callable[[str], None]
+) -> None:
+    """Friday evening Senait writes to her caseworker; Monday 07:30 Karin reads the digest and
+    answers with a quick reply, which Senait reads in Tigrinya."""
+    settings, tz = stegvis.settings, stegvis.settings.tz
+    friday = stegvis.clock.now().astimezone(tz).date()
+    monday = friday + timedelta(days=3)
+    name, senait_id, senait = next(person for person in people if person[0] == "Senait Tesfay")
+    mark = len(senait.transcript)
+    await moment(stegvis, bot, from_wall(datetime.combine(friday, time(17)), tz))
+    await senait.send("/message")
+    await senait.next_reply()
+    await senait.send("ሰኑይ ናብ ቤት ጽሕፈት ክመጽእ ይኽእል'ዶ?")  # "Can I come to the office on Monday?"
+    await senait.next_reply()  # the receipt
+    await moment(stegvis, bot, from_wall(datetime.combine(monday, time(7, 30)), tz))
+    async with stegvis.database.sessions() as session:
+        digest = await build_digest(session, settings, caseworker_id=caseworker_id, day=monday, now=stegvis.clock.now())
+    out(f"stegvis digest show --caseworker {caseworker_id} --date {monday.isoformat()} (Karin's digest on Monday morning):")
+    out(render_text(digest, settings))
+    out("")
+    async with stegvis.database.sessions() as session:
+        await send_reply(session, Actor("cli", "demo", caseworker_id=caseworker_id), settings, participant_id=senait_id, reply="come-to-office", text=None, at_once=False, now=stegvis.clock.now())
+        await session.commit()
+    await moment(stegvis, bot, stegvis.clock.now())
+    await senait.next_reply()
+    out(f"stegvis reply --participant {senait_id} --with come-to-office: {name} reads it in Tigrinya:")
+    out("\n".join(senait.transcript[mark:]))
     out("")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.demo import run_demo
+from bot.features.caseworker_messages.messages import QUICK_REPLIES
 from locales import Catalogs
 from flows.library import load_flows
 
@@ -31,3 +32,8 @@ async def test_the_demo_walks_a_week_and_prints_the_roll_call_the_check_ins_and_
     cells = dict(zip(header.split(";"), cafe.split(";")))
     assert (cells["Hållna träffar"], cells["Närvarande"], cells["Frånvarande"], cells["Frånvarande: barn sjukt"], cells["Närvarograd (%)"]) == ("1", "4", "1", "1", "80,0")
     assert total.split(";")[2] == "Alla aktiviteter"
+
+    # Monday: Senait's message in Karin's digest, quoted as written, and Karin's quick reply in Tigrinya.
+    digest = text.split("Karin's digest on Monday morning):")[1].split("stegvis reply")[0]
+    assert "Behöver åtgärd:" in digest and "Senait Tesfay (id 5): skrev till dig" in digest and "(på tigrinja)" in digest
+    assert CATALOGS.texts("ti").gettext(QUICK_REPLIES["come_to_office"]) in text.split("reads it in Tigrinya:")[1]
