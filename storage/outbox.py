@@ -192,6 +192,20 @@ async def withdraw_rows(session: AsyncSession, reasons: dict[int, str]) -> int:
     return withdrawn
 
 
+async def try_again(session: AsyncSession, subject_kind: str, subject_ids: Collection[int], *, now: datetime) -> int:
+    """Failed rows about these subjects pending again, due now, their tries counted afresh (staff
+    asked to send once more, e.g. ``stegvis digest send``); returns how many."""
+    if not subject_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.subject_kind == subject_kind, OutboxMessage.subject_id.in_(sorted(subject_ids)), OutboxMessage.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, attempts=0, due_at=now, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 async def claim(session: AsyncSession, *, worker: str, now: datetime, limit: int) -> list[OutboxMessage]:
     """Take up to `limit` due rows for `worker` (status ``sending``), oldest due first.
 

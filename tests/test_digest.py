@@ -238,7 +238,7 @@ async def test_a_day_with_nothing_is_one_line_or_nothing(filled: Database) -> No
     digest, settings = await digest_of(filled, 3)
     assert digest.empty
     assert render.render_text(digest, settings) == "Stegvis: sammanfattning torsdag 28 januari 2027 för Lena Ek\nInget nytt om dina deltagare sedan förra sammanfattningen."
-    assert render.render_telegram(digest, settings) == ["<b>Stegvis: sammanfattning torsdag 28 januari 2027 för Lena Ek</b>\nInget nytt om dina deltagare sedan förra sammanfattningen."]
+    assert render.render_telegram(digest, settings) == [render.TelegramMessage("<b>Stegvis: sammanfattning torsdag 28 januari 2027 för Lena Ek</b>\nInget nytt om dina deltagare sedan förra sammanfattningen.")]
     assert render.render_json(digest, settings)["empty"] is True
     nothing = settings_for(filled, digest_empty="nothing")
     assert (render.render_text(digest, nothing), render.render_telegram(digest, nothing)) == ("", [])
@@ -269,7 +269,7 @@ async def test_a_participants_words_appear_exactly_as_written_and_harmless_in_ev
     digest, settings = await digest_of(database)
     text = render.render_text(digest, settings)
     page = render.render_html(digest, settings)
-    messages = render.render_telegram(digest, settings)
+    messages = [m.text for m in render.render_telegram(digest, settings)]
     email = render.render_email(digest, settings)
     shown = render.render_json(digest, settings)
     assert [line["quote"]["text"] for line in shown["sections"][0]["lines"]] == NASTY
@@ -306,8 +306,14 @@ async def test_two_hundred_participants_fit_in_telegram_messages_cut_at_line_bou
     lines = digest.sections[0].lines
     assert [line.participant.id for line in lines] == list(range(1, 201))
     messages = render.render_telegram(digest, settings)
-    assert len(messages) > 1 and all(len(m) <= 4096 for m in messages)
-    sent = "\n".join(messages).splitlines()
+    assert all(len(m.text) <= 4096 for m in messages)
+    # The first twenty get a message each with their quick replies; the rest are listed together.
+    answerable = render.MAX_REPLY_MESSAGES
+    assert [m.replies_for for m in messages[:answerable]] == list(range(1, answerable + 1))
+    assert messages[0].text.startswith("<b>Stegvis: sammanfattning") and "<b>Behöver åtgärd</b>" in messages[0].text
+    assert all(m.replies_for is None for m in messages[answerable:]) and len(messages) > answerable + 1
+    assert render.MORE_TO_ANSWER in messages[-1].text
+    sent = "\n".join(m.text for m in messages).splitlines()
     person_lines = [line for line in sent if line.startswith("• ")]
     assert person_lines == [f"• <b>Deltagare {pid:03} (id {pid})</b>: skrev till dig: «\u2068Hej, det är nummer {pid} &lt;3\u2069» (på svenska)" for pid in range(1, 201)]
     assert len(render.render_text(digest, settings).splitlines()) == 1 + 2 + 200

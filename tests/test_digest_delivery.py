@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import Stegvis
 from bot.config import load_settings
 from bot.email.smtp import SmtpServer
+from bot.features.digest.render import TelegramMessage
 from bot.features.digest_delivery import router
 from bot.features.digest_delivery.delivery import MAX_EMAIL_ATTEMPTS, create_digests, send_emails
 from bot.features.digest_delivery.feature import daily_send, delivery_of
@@ -75,9 +76,9 @@ class StoredMessages:
         )
         return [f"{name} ({pid}): «{payload['text']}»" for name, pid, payload, at in rows if at.astimezone(TZ).date() <= day]
 
-    async def telegram(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> list[str]:
+    async def telegram(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> list[TelegramMessage]:
         lines = await self._lines(session, caseworker_id, day)
-        return [html.escape("\n".join([f"Sammanfattning {day.isoformat()}", *lines]))] if lines else []
+        return [TelegramMessage(html.escape("\n".join([f"Sammanfattning {day.isoformat()}", *lines])))] if lines else []
 
     async def email(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> Content | None:
         lines = await self._lines(session, caseworker_id, day)
@@ -293,7 +294,7 @@ async def test_a_caseworker_links_telegram_and_gets_the_digest_through_the_outbo
         assert (await karin.next_reply()).text == router.HELP
         stranger = harness.user(first_name="Olle")
         await stranger.send(f"/start {added.invite_code}")  # used already
-        assert (await stranger.next_reply()).text == router.LINK_REFUSED["used"]
+        assert (await stranger.next_reply()).text == router.REFUSED["used"]
 
         clock.set(local(TUESDAY, 7, 30))
         await daily_send(harness.stegvis)
@@ -328,3 +329,104 @@ def test_digest_send_and_status_refuse_bad_input_with_exit_2(tmp_path: Path) -> 
     status = stegvis(tmp_path, "digest", "status", "--json")
     assert status.returncode == 0, status.stderr
     assert status.stdout.strip() == '{"date": "2029-06-01", "digests": [], "without_channel": [1]}'
+
+
+async def test_the_real_digest_reaches_telegram_as_html_and_a_quick_reply_is_one_tap(tmp_path: Path, database: Database) -> None:
+    """The digest feature's own builder (no test source), through the outbox and the sandbox:
+    Telegram HTML that the sandbox parses, buttons under each needs-action participant who can be
+    answered, and a press that reaches the participant in Tigrinya through the outbox."""
+    from bot.features.caseworker_messages.messages import QUICK_REPLIES
+    from bot.features.digest_delivery import quick_replies
+    from bot.features.digest_delivery.services import new_invite
+    from flows.engine import BROKEN
+
+    clock = FrozenClock(local(TUESDAY - timedelta(days=1), 9))
+    async with start_bot(tmp_path, database=database, clock=clock) as harness:
+        senait, senait_id = await harness.joined("Senait Tesfay", "ti")
+        omar, _omar_id = await harness.joined("Omar Said", "ar")
+        await senait.send("/message")
+        await senait.next_reply()
+        await senait.send("<b>Kan</b> vi ses? ሰላም")
+        await senait.next_reply()  # received, in Tigrinya
+        await omar.send("/stop")
+        await omar.next_reply()
+        await harness.settle()
+        async with harness.database.sessions() as session:
+            invite = await new_invite(session, ACTOR, harness.stegvis.settings, caseworker_id=harness.caseworker_id, now=clock.now())
+            await session.commit()
+        karin = harness.user(first_name="Karin", language_code="sv")
+        await karin.send(f"/start {invite.invite_code}")
+        await karin.next_reply()
+
+        clock.set(local(TUESDAY, 7, 30))
+        await daily_send(harness.stegvis)
+        assert await Sender(harness.stegvis, harness.bot).tick() == 1
+        await karin.wait_for(lambda: len(karin.messages) >= 3, what="the digest's messages")
+        first, rest = karin.messages[1], karin.messages[2:]
+        assert first.parse_mode == "HTML" and "<b>Behöver åtgärd</b>" in first.text
+        assert "Senait Tesfay (id 1)" in first.text and "«\u2068&lt;b&gt;Kan&lt;/b&gt; vi ses? ሰላም\u2069» (på tigrinja)" in first.text
+        assert [[label for label, _data in row] for row in first.buttons] == [[quick_replies.LABELS[r] for r in row] for row in quick_replies.ROWS]
+        assert any("Omar Said (id 2)" in m.text for m in rest) and not any(m.buttons for m in rest)  # said /stop: nothing to answer
+
+        clock.set(local(TUESDAY, 9))
+        answer = await karin.press(quick_replies.LABELS["call_you"], first)
+        assert answer.text == quick_replies.LABELS["call_you"] and not answer.show_alert
+        await karin.wait_for(lambda: not first.buttons and len(karin.messages) >= len(rest) + 3, what="the buttons taken away and a confirmation")
+        sv, ti = harness.stegvis.catalogs.texts("sv"), harness.stegvis.catalogs.texts("ti")
+        assert karin.messages[-1].text == f"Skickat till Senait (id 1) på tigrinja: «{ti.gettext(QUICK_REPLIES['call_you'])}»"
+        before = len(senait.messages)
+        assert await Sender(harness.stegvis, harness.bot).tick() == 1
+        await senait.wait_for_messages(before + 1)
+        assert senait.messages[-1].text == ti.gettext(QUICK_REPLIES["call_you"]) != sv.gettext(QUICK_REPLIES["call_you"])
+        [event] = [e for e in await harness.events(senait_id) if e.type == "caseworker_reply"]
+        assert event.payload == {"reply": "call_you", "caseworker_id": harness.caseworker_id, "now": False}
+
+        # Refusals: an alert in Swedish, and nothing sent.
+        assert (await karin.press_data(quick_replies.data(2, "noted"), first)).text == quick_replies.NOT_SENT.format(why=quick_replies.WHY["stopped"])
+        assert (await karin.press_data(quick_replies.data(99, "noted"), first)).text == quick_replies.NOT_SENT.format(why=quick_replies.WHY["gone"])
+        assert (await karin.press_data("cwr:1:hello", first)).text == quick_replies.OLD_BUTTON
+        assert (await karin.press_data("s:onboarding:privacy:yes", first)).text == quick_replies.OLD_BUTTON
+        # In a participant's chat it is just a button that does not work there.
+        assert (await senait.press_data(quick_replies.data(1, "noted"))).text == ti.gettext(BROKEN)
+        await harness.settle()
+        assert len([e for e in await harness.events() if e.type == "caseworker_reply"]) == 1
+
+
+async def test_a_failed_telegram_digest_shows_as_failed_and_digest_send_tries_it_again(tmp_path: Path, database: Database) -> None:
+    from bot.features.digest_delivery.services import new_invite
+
+    clock = FrozenClock(local(TUESDAY, 7))
+    async with start_bot(tmp_path, database=database, clock=clock) as harness:
+        delivery_of(harness.stegvis).source = source = StoredMessages()
+        _amina, amina_id = await harness.joined("Amina Yusuf", "so")
+        async with harness.database.sessions() as session:
+            await repo.append_event(session, "participant_message", amina_id, {"text": "Hej", "language": "so"}, occurred_at=clock.now())
+            invite = await new_invite(session, ACTOR, harness.stegvis.settings, caseworker_id=harness.caseworker_id, now=clock.now())
+            await session.commit()
+        karin = harness.user(first_name="Karin", language_code="sv")
+        await karin.send(f"/start {invite.invite_code}")
+        await karin.next_reply()
+        karin.block()  # Telegram answers 403: the outbox gives up on this chat
+        await harness.settle()
+
+        clock.set(local(TUESDAY, 7, 30))
+        await daily_send(harness.stegvis)
+        assert await Sender(harness.stegvis, harness.bot).tick() == 0  # tried, refused
+        async with harness.database.sessions() as session:
+            listing = await digest_status(session, ACTOR, day=TUESDAY)
+        telegram = [d for d in listing.digests if d.channel == "telegram"]
+        assert [(d.status, d.sent_at) for d in telegram] == [("failed", None)] and telegram[0].last_error
+
+        karin.unblock()
+        await harness.settle()
+        async with harness.database.sessions() as session:
+            again = await send_now(harness.database, session, ACTOR, harness.stegvis.settings, source, day=TUESDAY, caseworker_id=harness.caseworker_id, now=clock.now())
+        assert [d.status for d in again.digests if d.channel == "telegram"] == ["pending"]
+        before = len(karin.messages)
+        assert await Sender(harness.stegvis, harness.bot).tick() == 1
+        await karin.wait_for_messages(before + 1)
+        assert karin.messages[-1].text == "Sammanfattning 2027-02-02\nAmina Yusuf (1): «Hej»"
+        await daily_send(harness.stegvis)
+        async with harness.database.sessions() as session:
+            listing = await digest_status(session, ACTOR, day=TUESDAY)
+        assert [d.status for d in listing.digests if d.channel == "telegram"] == ["sent"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from bot.features.digest.content import Digest, Line, Person, _day
+from bot.features.digest.content import NEEDS_ACTION, Digest, Line, Person, _day
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -84,16 +84,80 @@ def _telegram_line(line: Line) -> str:
     return ("• " if who else "") + escaped
 
 
-def render_telegram(digest: Digest, settings: Settings) -> list[str]:
-    """Telegram HTML messages of at most 4096 characters, split at line boundaries; [] for nothing."""
+@dataclass(frozen=True)
+class TelegramMessage:
+    """One Telegram message of a digest, Telegram HTML; ``replies_for`` names the participant whose
+    quick-reply buttons it carries (the delivery feature draws them), or None."""
+
+    text: str
+    replies_for: int | None = None
+
+
+# Needs-action participants who get a message of their own with quick-reply buttons; the rest
+# are listed as usual and answered with `stegvis reply` (a digest of 200 messages helps nobody).
+MAX_REPLY_MESSAGES = 20
+# A participant who said /stop or blocked the bot cannot be answered: no buttons for them.
+UNANSWERABLE = frozenset({"stopped", "unreachable"})
+MORE_TO_ANSWER = "Svara de övriga med: stegvis reply --participant ID --with call-you"
+
+
+def render_telegram(digest: Digest, settings: Settings) -> list[TelegramMessage]:
+    """Telegram HTML messages of at most 4096 characters, split at line boundaries; [] for nothing.
+
+    Needs action comes first, one message per participant (all their lines) with quick-reply
+    buttons, up to MAX_REPLY_MESSAGES of them; everything else is joined as before.
+    """
     if digest.empty:
-        return [] if settings.digest_empty == "nothing" else [f"<b>{html.escape(title(digest))}</b>\n{html.escape(EMPTY_LINE)}"]
+        return [] if settings.digest_empty == "nothing" else [TelegramMessage(f"<b>{html.escape(title(digest))}</b>\n{html.escape(EMPTY_LINE)}")]
+    messages: list[TelegramMessage] = []
     lines = [f"<b>{html.escape(title(digest))}</b>"]
+    about_someone = False  # whether `lines` holds a participant's line yet (headings alone wait)
+
+    def flush(replies_for: int | None = None) -> None:
+        nonlocal lines, about_someone
+        while lines and not lines[0]:
+            lines.pop(0)  # a message never starts with the blank line before its heading
+        if texts := split_messages(lines, TELEGRAM_LIMIT):
+            messages.extend(TelegramMessage(text) for text in texts[:-1])
+            messages.append(TelegramMessage(texts[-1], replies_for))
+        lines, about_someone = [], False
+
     for section in digest.sections:
-        if section.lines:
-            lines += ["", f"<b>{html.escape(section.title)}</b>"]
+        if not section.lines:
+            continue
+        lines += ["", f"<b>{html.escape(section.title)}</b>"]
+        if section.key != NEEDS_ACTION:
             lines += [_telegram_line(line) for line in section.lines]
-    return split_messages(lines, TELEGRAM_LIMIT)
+            about_someone = True
+            continue
+        answered, more = 0, False
+        for person, group in _by_participant(section.lines):
+            answerable = person is not None and not any(line.kind in UNANSWERABLE for line in group)
+            if answerable and answered < MAX_REPLY_MESSAGES:
+                if about_someone:
+                    flush()
+                lines += [_telegram_line(line) for line in group]
+                flush(person.id)  # type: ignore[union-attr]
+                answered += 1
+            else:
+                more = more or answerable
+                lines += [_telegram_line(line) for line in group]
+                about_someone = True
+        if more:
+            lines.append(f"<i>{html.escape(MORE_TO_ANSWER)}</i>")
+        if about_someone:
+            flush()
+    flush()
+    return messages
+
+
+def _by_participant(lines: tuple[Line, ...]) -> list[tuple[Person | None, list[Line]]]:
+    """Lines grouped by participant, in the order each first appears (the most urgent first)."""
+    groups: dict[int | None, tuple[Person | None, list[Line]]] = {}
+    for line in lines:
+        key = line.participant.id if line.participant else None
+        groups.setdefault(key, (line.participant, []))[1].append(line)
+    return list(groups.values())
 
 
 def split_messages(lines: list[str], limit: int) -> list[str]:

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.digest_delivery.delivery import DIGEST_SENT, NOTHING_TO_SEND, SUBJECT, TELEGRAM
-from bot.features.digest_delivery.source import DigestSource
+from bot.features.digest_delivery.quick_replies import quick_reply_buttons
+from bot.features.digest_delivery.source import DigestSource, TelegramText
 from bot.outbox.composers import Addressee
 from flows.engine import IDLE, OutgoingMessage, Sprint
 from locales import SOURCE_LANGUAGE
@@ -40,7 +41,7 @@ class TelegramDigest:
     digest_id: int
     caseworker_id: int
     day: date
-    texts: tuple[str, ...]
+    messages: tuple[TelegramText, ...]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class DigestMessages:
     def compose(self, addressee: Addressee, subject: Any, row: OutboxMessage) -> Sprint:
         if not isinstance(subject, TelegramDigest) or row.subject_id != subject.digest_id:
             raise ValueError(f"outbox message {row.id} is about digest {row.subject_id}, not the one given")
-        return Sprint(IDLE, SOURCE_LANGUAGE, tuple(OutgoingMessage(text, html=True) for text in subject.texts), keep_state=True)
+        messages = tuple(OutgoingMessage(m.text, quick_reply_buttons(m.replies_for) if m.replies_for else (), html=True) for m in subject.messages)
+        return Sprint(IDLE, SOURCE_LANGUAGE, messages, keep_state=True)
 
     def sent_event(self, row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any] | None:
         payload = {"digest_id": row.subject_id, "caseworker_id": row.recipient_id, "channel": "telegram", "outbox_id": row.id, "telegram_message_id": telegram_message_id}
@@ -72,14 +74,14 @@ class DigestSubjects:
         found = {}
         now = self.delivery.clock.now()
         for digest in await session.scalars(select(Digest).where(Digest.id.in_(sorted(ids)))):
-            texts = await self.delivery.source.telegram(session, self.delivery.settings, digest.caseworker_id, digest.day, now)
-            found[digest.id] = TelegramDigest(digest.id, digest.caseworker_id, digest.day, tuple(texts))
+            messages = await self.delivery.source.telegram(session, self.delivery.settings, digest.caseworker_id, digest.day, now)
+            found[digest.id] = TelegramDigest(digest.id, digest.caseworker_id, digest.day, tuple(messages))
         return found
 
     def stale(self, row: OutboxMessage, subject: Any | None, now: datetime) -> str | None:
         if subject is None:
             return "withdrawn: the digest's record is gone"
-        if not subject.texts:
+        if not subject.messages:
             return NOTHING_TO_SEND
         return None
 

@@ -6,7 +6,9 @@ turn middleware hands ``participant=None``) and takes only:
 * ``/start <caseworker code>`` from anyone (the code starts with ``case-``; a participant's or a
   leader's never does): a chat that is a participant's cannot become a caseworker's;
 * every message of a chat linked to a caseworker: a short help (their chat never runs the
-  participants' flows). Button presses pass on, for the features whose buttons the digest carries.
+  participants' flows);
+* a press of a digest's quick-reply button in a caseworker's chat (``quick_replies.py``); any
+  other press there does nothing but say so.
 
 The chat gets a menu of its own (chat-scoped), so the participants' commands never show there.
 """
@@ -23,6 +25,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, Message, TelegramObje
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.features.digest_delivery import quick_replies
 from bot.features.participants.newcomers import BAD_LINK, REFUSED
 from bot.telegram.rendering import reply_to_chat
 from locales import N_, SOURCE_LANGUAGE
@@ -41,8 +44,6 @@ MENU = N_("Hjälp")
 WELCOME = N_("Hej {name}! Ditt Telegramkonto är kopplat. Varje vardagsmorgon får du din sammanfattning här.")
 HELP = N_("Här kommer din dagliga sammanfattning varje vardagsmorgon. Allt annat gör du i Stegvis kommandorad.")
 PARTICIPANT_CHAT = N_("Det här kontot används redan av en deltagare och kan inte bli en handläggares.")
-# A link that cannot be used: the same refusals as a participant's (translated already).
-LINK_REFUSED = REFUSED
 
 
 class CaseworkerChat(Filter):
@@ -95,7 +96,7 @@ async def link(message: Message, command: CommandObject, bot: Bot, stegvis: Steg
                 return await _welcome(bot, sv, name, chat_id)
             refusal = refusal or "used"
         await session.rollback()
-    await reply_to_chat(bot, chat_id, sv.gettext(LINK_REFUSED[refusal]))
+    await reply_to_chat(bot, chat_id, sv.gettext(REFUSED[refusal]))  # the same refusals as a participant's link
 
 
 async def _welcome(bot: Bot, sv: Texts, name: str, chat_id: int) -> None:
@@ -115,4 +116,6 @@ def create_router() -> Router:
     router = Router(name="caseworker-telegram")
     router.message.register(link, CommandStart(deep_link=True), CaseworkerCode())
     router.message.register(caseworker_help, CaseworkerChat())
+    router.callback_query.register(quick_replies.quick_reply, quick_replies.QuickReplyPress(), CaseworkerChat())
+    router.callback_query.register(quick_replies.other_button, CaseworkerChat())
     return router

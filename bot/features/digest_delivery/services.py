@@ -10,14 +10,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.email.smtp import SmtpServer
-from bot.features.digest_delivery.delivery import create_digests, send_emails, sync_telegram
+from bot.features.digest_delivery.delivery import SUBJECT, create_digests, send_emails, sync_telegram
 from bot.features.digest_delivery.source import DigestSource
 from bot.services import Actor, NotFound
 from storage import digests as store
+from storage import outbox
 from storage import repositories as repo
 from storage.database import Database
 from storage.models import Digest, DigestChannel, DigestStatus
@@ -71,7 +72,7 @@ async def send_now(
     database: Database, session: AsyncSession, actor: Actor, settings: Any, source: DigestSource, *, day: date, caseworker_id: int | None, now: datetime
 ) -> DigestListing:
     """Send `day`'s digests now, whatever the time (and on any day): create the missing ones,
-    try failed email ones again, and send every email one that is pending. Telegram digests go
+    try failed ones again, and send every email one that is pending. Telegram digests go
     through the outbox: the running bot sends them within seconds. One already sent is not
     sent again. Commits `session` (the email attempts are units of work of their own)."""
     if caseworker_id is not None and await repo.get_caseworker(session, caseworker_id) is None:
@@ -82,6 +83,14 @@ async def send_now(
     if caseworker_id is not None:
         retry = retry.where(Digest.caseworker_id == caseworker_id)
     await session.execute(retry.values(status=DigestStatus.PENDING.value, next_attempt_at=None, attempts=0).execution_options(synchronize_session=False))
+    # A failed Telegram digest goes to the outbox again (its one row, tried afresh).
+    await sync_telegram(session)
+    failed = select(Digest.id).where(Digest.day == day, Digest.channel == DigestChannel.TELEGRAM.value, Digest.status == DigestStatus.FAILED.value)
+    if caseworker_id is not None:
+        failed = failed.where(Digest.caseworker_id == caseworker_id)
+    if again := list(await session.scalars(failed)):
+        await outbox.try_again(session, SUBJECT, again, now=now)
+        await session.execute(update(Digest).where(Digest.id.in_(again)).values(status=DigestStatus.PENDING.value, last_error=None).execution_options(synchronize_session=False))
     await session.commit()
     await send_emails(database, source, settings, SmtpServer.from_settings(settings), now, day=day, caseworker_id=caseworker_id)
     session.expire_all()

@@ -8,6 +8,7 @@ An empty answer (``[]`` for Telegram, None for email) means there is nothing to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -22,9 +23,16 @@ class EmailContent(Protocol):
     html: str
 
 
+class TelegramText(Protocol):
+    """One Telegram message of a digest (the digest feature's `render.TelegramMessage` is one)."""
+
+    text: str  # Telegram HTML, ≤ 4096 characters
+    replies_for: int | None  # the participant whose quick-reply buttons it carries, if any
+
+
 class DigestSource(Protocol):
-    async def telegram(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> list[str]:
-        """The Telegram messages of one caseworker's digest of `day` (each ≤ 4096 characters)."""
+    async def telegram(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> Sequence[TelegramText]:
+        """The Telegram messages of one caseworker's digest of `day`."""
 
     async def email(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> EmailContent | None:
         """The email of one caseworker's digest of `day`, or None when there is nothing to send."""
@@ -36,7 +44,7 @@ class BuiltDigests:
     Imported when first used: the digest feature is a separate folder (bot/features/digest/).
     """
 
-    async def telegram(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> list[str]:
+    async def telegram(self, session: AsyncSession, settings: Any, caseworker_id: int, day: date, now: datetime) -> Sequence[TelegramText]:
         from bot.features.digest.content import build_digest
         from bot.features.digest.render import render_telegram
 
