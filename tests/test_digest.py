@@ -168,6 +168,7 @@ Behöver åtgärd:
   - Faduma Ahmed (id 5): ett meddelande (appointment_reminder) kunde inte skickas efter 5 försök
   - Omar Said (id 6): har inte svarat på något på 7 dagar (3 frågor)
   - Omar Said (id 6): frånvarande utan att säga till två gånger i rad i Språkcafé (onsdag 20 januari och onsdag 27 januari)
+  Svara: stegvis reply --participant ID --with call-you|stays-booked|come-to-office|noted|new-time, eller --text "…"
 
 Möten idag och imorgon:
   - Hassan Ali (id 1): Uppföljning idag kl. 14:00, Storgatan 1: kan inte komma
@@ -316,7 +317,7 @@ async def test_two_hundred_participants_fit_in_telegram_messages_cut_at_line_bou
     sent = "\n".join(m.text for m in messages).splitlines()
     person_lines = [line for line in sent if line.startswith("• ")]
     assert person_lines == [f"• <b>Deltagare {pid:03} (id {pid})</b>: skrev till dig: «\u2068Hej, det är nummer {pid} &lt;3\u2069» (på svenska)" for pid in range(1, 201)]
-    assert len(render.render_text(digest, settings).splitlines()) == 1 + 2 + 200
+    assert len(render.render_text(digest, settings).splitlines()) == 1 + 2 + 200 + 1  # and how to reply
 
 
 @pytest.mark.parametrize(
@@ -388,6 +389,7 @@ def test_digest_show_prints_today_as_text_html_and_json(cli: Path) -> None:
     assert done.stdout == (
         "Stegvis: sammanfattning torsdag 28 januari 2027 för Karin Lund\n\nBehöver åtgärd:\n"
         "  - Dawit Tesfay (id 1): skrev till dig: «\u2068<i>Hej</i> från Dawit\u2069» (på tigrinja)\n"
+        f"  {render.REPLY_HINT}\n"
     )
     page = stegvis(cli, "digest", "show", "--caseworker", "1", "--format", "html")
     assert page.returncode == 0 and "&lt;i&gt;Hej&lt;/i&gt; från Dawit" in page.stdout and "<i>Hej" not in page.stdout

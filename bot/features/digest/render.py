@@ -33,6 +33,10 @@ class EmailContent:
     html: str
 
 
+# Under needs action in a terminal (and an email): how to answer, since there are no buttons there.
+REPLY_HINT = "Svara: stegvis reply --participant ID --with call-you|stays-booked|come-to-office|noted|new-time, eller --text \"…\""
+
+
 def title(digest: Digest) -> str:
     return f"Stegvis: sammanfattning {_day(digest.day)} {digest.day.year} för {digest.caseworker_name}"
 
@@ -66,6 +70,8 @@ def _text(digest: Digest, settings: Settings, *, full_names: bool) -> str:
             continue
         out += ["", f"{section.title}:"]
         out += [f"  {_plain(line, full_names)}" if line.participant is None else f"  - {_plain(line, full_names)}" for line in section.lines]
+        if section.key == NEEDS_ACTION and any(line.participant and line.kind not in UNANSWERABLE for line in section.lines):
+            out.append(f"  {REPLY_HINT}")
     return "\n".join(out)
 
 
