@@ -27,15 +27,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows.definition import DONE, Flow, Step
+from flows.definition import DONE, MAX_REF, Flow, Step
 from locales import LANGUAGES, N_, Catalogs, Texts
 from locales.languages import picker_order
 
 DATA_PREFIX = "s"  # callback data: "s:<flow>:<step>:<option>[:<ref>]", ids only, never text
 LONG_TEXT = 1000
 # Telegram's 64 bytes of callback data hold "s:" and three 16-character ids with their colons
-# (53 bytes), and a ref of up to 11 characters after the last colon.
-MAX_REF = 11
+# (53 bytes), and a ref of up to MAX_REF (11) characters after the last colon.
 REF = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_REF}}}")
 REF_KEY, VARIABLES_KEY = "ref", "variables"  # in Run.data (flows.definition.STATE_KEYS)
 TEXT_ANSWER = "text"  # stored in the state for a typed answer; the text itself only in its event

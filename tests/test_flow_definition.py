@@ -129,7 +129,7 @@ def test_limits_are_inclusive() -> None:
 def test_spec_must_be_the_number_one(value: str, problem: str) -> None:
     with pytest.raises(FlowError) as caught:
         parse_flow(GOOD.replace("spec: 1", f"spec: {value}"), file="x.yaml")
-    assert str(caught.value) == f"x.yaml:1: spec: {problem}; this Stegvis reads spec 1"
+    assert str(caught.value) == f"x.yaml:1: spec: {problem}; this Stegvis reads spec 1 (the old format) or format 2"
 
 
 @pytest.mark.parametrize(
