@@ -13,6 +13,7 @@ new language is inspected without a change here.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +128,13 @@ def _unknown_events(flow: Flow, known: Collection[str] | None) -> list[FlowError
             recorded.append((step.text_input.event, step.text_input.line))
         for event, line in dict.fromkeys(recorded):
             if event not in allowed:
+                close = difflib.get_close_matches(event, allowed, n=1)
+                guess = f" (did you mean {close[0]!r}?)" if close else ""
                 found.append(
-                    FlowError(flow.file, line, f"steps.{step.id}", f"unknown event type {event!r} (known: {', '.join(sorted(allowed))}); a new kind of answer needs a feature that records it")
+                    FlowError(
+                        flow.file, line, f"steps.{step.id}",
+                        f"unknown event type {event!r}{guess}; a flow records the events Stegvis's features know and the shipped flows record (docs/flows.md)",
+                    )
                 )
     return found
 
