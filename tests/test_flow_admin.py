@@ -320,3 +320,13 @@ def test_the_preview_walks_every_way_in_the_language_with_the_isolates_shown(cat
     assert ways[0][-1] == "  (the end)"
     plain = transcripts(flow, "ar", catalogs=catalogs)
     assert "«\u2068Hur mår du?\u2069»" in "\n".join(plain[0])
+
+
+async def test_bump_counts_each_change_once_on_either_database(database: Database) -> None:
+    async with database.sessions() as session:
+        assert await live_content.bump(session, "flows", NOW) == 1
+        assert await live_content.bump(session, "flows", NOW + timedelta(seconds=1)) == 2
+        assert await live_content.bump(session, "translations", NOW) == 1
+        await session.commit()
+    async with database.sessions() as session:
+        assert await live_content.revisions(session) == {"flows": 2, "translations": 1}
