@@ -102,14 +102,19 @@ def check_flow(
     expected_id: str | None = None,
     translations: Translations | None = None,
     known_events: Collection[str] | None = None,
+    shipped: Flow | None = None,
 ) -> Report:
-    """Every hard error (the first the file has, or all the ones that need the catalogs), then the inspection."""
+    """Every hard error (the first the file has, or all the ones that need the catalogs), then the inspection.
+
+    With `shipped` (the flow as Stegvis ships it), the file must also fit the code that starts it:
+    the code fills in the shipped flow's variables and starts it at its start and entries.
+    """
     try:
         flow = parse_flow(source, file=file, expected_id=expected_id)
     except FlowError as error:
         return Report(file, None, [error])
     translations = translations or Translations()
-    errors = [*_unknown_events(flow, known_events), *_too_long(flow, translations)]
+    errors = [*_unknown_events(flow, known_events), *_too_long(flow, translations), *(_fits_the_code(flow, shipped) if shipped else [])]
     report = Report(file, None if errors else flow, errors)
     report.notes = inspect(flow, translations)
     return report
@@ -136,6 +141,18 @@ def _unknown_events(flow: Flow, known: Collection[str] | None) -> list[FlowError
                         f"unknown event type {event!r}{guess}; a flow records the events Stegvis's features know and the shipped flows record (docs/flows.md)",
                     )
                 )
+    return found
+
+
+def _fits_the_code(flow: Flow, shipped: Flow) -> list[FlowError]:
+    found = []
+    extra = sorted(flow.variables - shipped.variables)
+    if extra:
+        fills = ", ".join(sorted(shipped.variables)) or "none"
+        found.append(FlowError(flow.file, None, "variables", f"Stegvis fills in only {fills} for the flow {flow.id}; {{{extra[0]}}} would have no value"))
+    for entry in shipped.entries:
+        if entry not in flow.entries:
+            found.append(FlowError(flow.file, None, "entries", f"Stegvis starts the flow {flow.id} at the step {entry!r} too: keep that step and list it under entries"))
     return found
 
 

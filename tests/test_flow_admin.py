@@ -330,3 +330,15 @@ async def test_bump_counts_each_change_once_on_either_database(database: Databas
         await session.commit()
     async with database.sessions() as session:
         assert await live_content.revisions(session) == {"flows": 2, "translations": 1}
+
+
+def test_a_published_flow_must_fit_the_code_that_starts_it(tmp_path: Path, translations: Translations) -> None:
+    text = (DEFINITIONS / "checkin.yaml").read_text(encoding="utf-8")
+    changed = text.replace("entries: [nudge]\n", "").replace("variables: [phrase, meaning]", "variables: [phrase, meaning, week]")
+    path = tmp_path / "checkin.yaml"
+    path.write_text(changed, encoding="utf-8")
+    report = services.check_file(path, translations=translations)
+    assert [str(e) for e in report.errors] == [
+        f"{path}: variables: Stegvis fills in only meaning, phrase for the flow checkin; {{week}} would have no value",
+        f"{path}: entries: Stegvis starts the flow checkin at the step 'nudge' too: keep that step and list it under entries",
+    ]

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Actor, Conflict, InvalidInput, NotFound
 from flows.check import Report, Translations, check_flow
-from flows.definition import MAX_FILE_BYTES, Flow, parse_flow
+from flows.definition import MAX_FILE_BYTES, Flow, load_flow, parse_flow
 from flows.library import DEFINITIONS
 from storage import flow_versions, live_content
 from storage.flow_versions import SHIPPED
@@ -97,7 +97,13 @@ def check_file(path: Path, *, translations: Translations | None = None, known_ev
         from flows.definition import FlowError
 
         return Report(str(path), None, [FlowError(str(path), None, "", error.message.removeprefix(f"{path}: "))])
-    return check_flow(source, file=str(path), expected_id=path.stem, translations=translations, known_events=known_events)
+    return check_flow(source, file=str(path), expected_id=path.stem, translations=translations, known_events=known_events, shipped=shipped_flow(path.stem))
+
+
+def shipped_flow(flow_id: str) -> Flow | None:
+    """The flow as Stegvis ships it (what its code expects of the flow), if there is one."""
+    path = shipped_path(flow_id)
+    return load_flow(path) if path.exists() else None
 
 
 async def publish(
@@ -114,7 +120,8 @@ async def publish(
     rollback_of: int | None = None,
 ) -> Published:
     """Check the file and, only if it has no errors, store it as the flow's next (live) version."""
-    report = check_flow(source, file=file, expected_id=expected_id, translations=translations, known_events=known_events)
+    shipped = shipped_flow(expected_id) if expected_id else None
+    report = check_flow(source, file=file, expected_id=expected_id, translations=translations, known_events=known_events, shipped=shipped)
     if not report.ok or report.flow is None:
         count = len(report.errors)
         raise InvalidInput(
