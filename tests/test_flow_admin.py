@@ -7,6 +7,7 @@ The live bot taking a new version mid-conversation is tests/test_flow_admin_live
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -194,8 +195,11 @@ def test_a_5_mb_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
 def test_check_on_the_command_line_exits_2_and_names_file_line_and_field(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_bytes((ROOT / "tests/data/broken_flows/condition_unknown_answer.yaml").read_bytes())
     (tmp_path / "example.yaml").write_text(ROUTED, encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "bot", "flows", "check", str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STEGVIS_", "TELEGRAM_"))}
+    env["STEGVIS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'none.sqlite3'}"
+    done = subprocess.run([sys.executable, "-m", "bot", "flows", "check", str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 2, done.stderr
+    assert not (tmp_path / "none.sqlite3").exists()  # a check needs no database and makes none
     result = json.loads(done.stdout)
     assert result["ok"] is False
     broken, example = result["flows"]

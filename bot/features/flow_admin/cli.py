@@ -66,7 +66,10 @@ def known_events(settings: Settings) -> frozenset[str]:
     from flows.check import known_event_types
     from flows.library import load_flows
 
-    stegvis = Stegvis.create(settings)  # builds the features' registry; connects to nothing
+    from storage.database import Database
+
+    # Only the features' registry is wanted: an in-memory database, so no file is made or opened.
+    stegvis = Stegvis.create(settings, database=Database("sqlite+aiosqlite:///:memory:"))
     return known_event_types(stegvis.features.event_handlers, load_flows())
 
 
