@@ -221,6 +221,10 @@ class Engine:
         if live:
             self.flows[flow.id] = flow
 
+    def has_step(self, flow_id: str, step_id: str) -> bool:
+        """Whether some version of the flow has the step (a button on a message of an older version still names one)."""
+        return any(flow.id == flow_id and step_id in flow.steps for flow in self.versions.values())
+
     def flow_of(self, run: Run) -> Flow | None:
         """The version of its flow a run walks: the one it started on, or the live one if that is unknown."""
         return self.versions.get((run.flow, run.version)) or self.flows.get(run.flow)
@@ -333,7 +337,7 @@ class Engine:
         return sprint.result()
 
     def _stale_or_forged(self, address: ButtonAddress | None) -> str:
-        known = address is not None and address.flow in self.flows and address.step in self.flows[address.flow].steps
+        known = address is not None and self.has_step(address.flow, address.step)
         # A button on an older message: that question was answered or has moved on.
         return ANSWERED if known else BROKEN
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -346,3 +347,13 @@ def test_a_published_flow_must_fit_the_code_that_starts_it(tmp_path: Path, trans
         f"{path}: variables: Stegvis fills in only meaning, phrase for the flow checkin; {{week}} would have no value",
         f"{path}: entries: Stegvis starts the flow checkin at the step 'nudge' too: keep that step and list it under entries",
     ]
+
+
+def test_a_button_of_a_step_only_an_older_version_has_is_still_known(catalogs: Catalogs) -> None:
+    shipped = parse_flow((DEFINITIONS / "onboarding.yaml").read_bytes(), file="onboarding.yaml")
+    renamed = onboarding_with("Välkommen!").decode().replace("  welcome:", "  hello:").replace("next: welcome", "next: hello")
+    engine = Engine({"onboarding": shipped}, catalogs)
+    engine.publish(replace(parse_flow(renamed, file="onboarding.yaml"), version=2))
+    assert "welcome" not in engine.flows["onboarding"].steps
+    assert engine.has_step("onboarding", "welcome") and engine.has_step("onboarding", "hello")
+    assert not engine.has_step("onboarding", "nowhere")
