@@ -357,3 +357,12 @@ def test_a_button_of_a_step_only_an_older_version_has_is_still_known(catalogs: C
     assert "welcome" not in engine.flows["onboarding"].steps
     assert engine.has_step("onboarding", "welcome") and engine.has_step("onboarding", "hello")
     assert not engine.has_step("onboarding", "nowhere")
+
+
+def test_a_published_text_with_no_translation_yet_is_shown_in_swedish(catalogs: Catalogs) -> None:
+    engine = Engine(load_flows(), catalogs)
+    engine.publish(replace(parse_flow(onboarding_with("Välkommen till Stegvis!"), file="onboarding.yaml"), version=2))
+    started = engine.start("onboarding", language="ar", variables={"name": "Amina"}, at="privacy")
+    done = engine.resume(started.state, Press("s:onboarding:privacy:agree"), language="ar", variables={"name": "Amina"})
+    # Swedish, never empty; in an Arabic chat the Latin letters are isolated as every Latin run is.
+    assert [m.text for m in done.messages] == ["\u2068Välkommen till Stegvis\u2069!"]
