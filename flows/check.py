@@ -84,6 +84,14 @@ class Translations:
         self.catalogs: dict[str, Catalog | None] = {
             code: load_catalog(code, directory) if catalog_path(code, directory).exists() else None for code in codes
         }
+        self._compiled: Catalogs | None = None
+
+    @property
+    def compiled(self) -> Catalogs:
+        """The catalogs as the bot uses them (to fill a text the way it is sent), compiled once."""
+        if self._compiled is None:
+            self._compiled = Catalogs()
+        return self._compiled
 
     def translation(self, code: str, msgid: str) -> tuple[str | None, bool]:
         """(the translation or None, reviewed) of `msgid` in `code`."""
@@ -156,11 +164,11 @@ def _fits_the_code(flow: Flow, shipped: Flow) -> list[FlowError]:
     return found
 
 
-def _too_long(flow: Flow, translations: Translations, catalogs: Catalogs | None = None) -> list[FlowError]:
+def _too_long(flow: Flow, translations: Translations) -> list[FlowError]:
     found = []
     longest = {name: "W" * LONGEST_VALUE for name in flow.variables}
     languages = [SOURCE_LANGUAGE, *translations.catalogs]
-    catalogs = catalogs or Catalogs()
+    catalogs = translations.compiled
     for step in flow.steps.values():
         if not step.say:
             continue
