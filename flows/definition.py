@@ -23,13 +23,13 @@ Format 2 (``flows/formats.py`` has the versions and migrates a ``spec: 1`` file 
       note:
         say: "Skriv några ord, eller tryck på Hoppa över."
         text_input: {event: note, next: thanks, max_length: 200}   # wait for a short text
+        buttons:
+          - {id: skip, label: Hoppa över, next: thanks, event: note_skipped}
       route:
         say: "..."
         next:                     # a condition on an earlier answer: the first that holds
           - {if: {question: hard}, go: help}
           - {go: thanks}          # the last one has no if
-        buttons:
-          - {id: skip, label: Hoppa över, next: thanks}
       places:
         say: "Var? Välj en eller flera, tryck sedan på Klar."
         several: {event: places, key: places, next: thanks, done: Klar}  # toggle, then Done
@@ -64,8 +64,8 @@ import difflib
 import re
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -74,7 +74,7 @@ from flows.formats import FORMAT, OLDEST, upgrade
 from locales.catalogs import placeholders
 from locales.languages import LANGUAGES
 
-SPEC_VERSION = 1  # the first format, named `spec`; `format: 2` since
+SPEC_VERSION = 1  # the first format's `spec: 1`; newer files say `format: 2` (flows/formats.py)
 MAX_BUTTONS = 6  # more than six choices is too many for a small screen and a new reader
 MAX_TEXT = 1000  # Telegram allows 4096; participants deserve far shorter
 MAX_LABEL = 40
