@@ -29,8 +29,9 @@ def _upgrade_1_to_2(root: Any) -> Any:
     node = type(root)
     fields = dict(root.value)
     key_lines = dict(root.key_lines)
-    spec = fields.pop("spec")
-    line = key_lines.pop("spec")
+    key = "spec" if "spec" in fields else "format"  # format 1 was written `spec: 1` (or `format: 1`)
+    spec = fields.pop(key)
+    line = key_lines.pop(key)
     # `format` first, where `spec` was: the order of the keys is the order of the file.
     fields = {"format": node(FORMAT, spec.line), **fields}
     key_lines = {"format": line, **key_lines}

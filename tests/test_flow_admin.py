@@ -366,3 +366,8 @@ def test_a_published_text_with_no_translation_yet_is_shown_in_swedish(catalogs: 
     done = engine.resume(started.state, Press("s:onboarding:privacy:agree"), language="ar", variables={"name": "Amina"})
     # Swedish, never empty; in an Arabic chat the Latin letters are isolated as every Latin run is.
     assert [m.text for m in done.messages] == ["\u2068Välkommen till Stegvis\u2069!"]
+
+
+def test_format_1_may_also_be_written_as_format() -> None:
+    flow = parse_flow(OLD_FORMAT.replace("spec: 1", "format: 1"), file="example.yaml")
+    assert flow.format == 1 and flow.steps["ask"].buttons[0].event == "answered"
