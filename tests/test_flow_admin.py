@@ -371,3 +371,39 @@ def test_a_published_text_with_no_translation_yet_is_shown_in_swedish(catalogs: 
 def test_format_1_may_also_be_written_as_format() -> None:
     flow = parse_flow(OLD_FORMAT.replace("spec: 1", "format: 1"), file="example.yaml")
     assert flow.format == 1 and flow.steps["ask"].buttons[0].event == "answered"
+
+
+async def test_the_poller_calls_a_kinds_hooks_at_start_and_when_its_revision_moves_and_retries_a_failure(sqlite_database: Database) -> None:
+    from bot.live_reload import LiveReloader
+    from bot.registry import Features
+
+    calls: list[tuple[str, int]] = []
+    failing = [True]
+
+    async def flows_hook(stegvis: object, revision: int) -> None:
+        calls.append(("flows", revision))
+
+    async def translations_hook(stegvis: object, revision: int) -> None:
+        calls.append(("translations", revision))
+        if failing[0]:
+            failing[0] = False
+            raise RuntimeError("the catalog is being written")
+
+    class Running:
+        database = sqlite_database
+        features = Features()
+
+    Running.features.on_live_change("flows", flows_hook)
+    Running.features.on_live_change("translations", translations_hook)
+    poller = LiveReloader()
+    await poller.poll(Running)  # at start: every kind once, at revision 0; the failing hook is tried again next time
+    assert calls == [("flows", 0), ("translations", 0)]
+    await poller.poll(Running)
+    assert calls[2:] == [("translations", 0)]
+    await poller.poll(Running)  # nothing moved
+    assert len(calls) == 3
+    async with sqlite_database.sessions() as session:
+        await live_content.bump(session, "translations", NOW)
+        await session.commit()
+    await poller.poll(Running)
+    assert calls[3:] == [("translations", 1)]
