@@ -407,7 +407,8 @@ async def test_0006_adds_caseworkers_telegram_and_digests_and_keeps_every_row(da
     await _migrate(database_at_0003, "0006")
 
     assert await _revision(database_at_0003) == "0006"
-    assert await _schema_differences(database_at_0003) == []
+    # The models are the newest: only the tables later migrations add (0009's) are missing.
+    assert sorted((kind, table.name) for kind, table in await _schema_differences(database_at_0003)) == [("add_table", "flow_versions"), ("add_table", "live_content")]
     assert await _kept_rows(database_at_0003) == before
     shape = await _schema_shape(database_at_0003)
     assert "digests" in shape
