@@ -21,6 +21,7 @@ from bot import lazy_aiogram
 from bot.config import Settings
 from bot.conversation.core import Conversations
 from bot.features import load_features
+from bot.live_reload import LiveReloader
 from bot.registry import Features
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.gateway import Gateway
@@ -44,6 +45,8 @@ class Stegvis:
     store: Store
     features: Features = field(default_factory=Features)
     conversations: Conversations = field(init=False)
+    # Content published while the bot runs (flows, translations), polled for by the scheduler.
+    live: LiveReloader = field(default_factory=LiveReloader)
 
     def __post_init__(self) -> None:
         self.conversations = Conversations(self.engine, self.features, self.store, self.clock)

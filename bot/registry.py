@@ -7,6 +7,7 @@ Each feature (``bot/features/<name>/``) has a ``register(features: Features)`` t
 * which **outbox composers** it has (`bot.outbox.composers.Composer`, by composer kind) and the
   **subject rules** of their messages (`bot.outbox.composers.SubjectRule`, by subject kind);
 * which flows' runs are **tied to a thing** and how to check it (`RefRule`, by flow id);
+* what it **reloads** when a kind of live content changes in the database (`on_live_change`);
 * its **scheduled jobs**, its **routers** (with a place in the order updates pass through them),
   hooks that run when a participant's update **arrives**, and the entries of Telegram's
   **command menu**.
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from locales import Texts
 
 EventHandler = Callable[[Changes, ParticipantRow, FlowEvent], None]
+# Reloads one kind of live content in the running bot: (stegvis, the kind's new revision).
+LiveReload = Callable[[Any, int], Awaitable[None]]
 
 
 class RefRule(Protocol):
@@ -89,6 +92,8 @@ class Features:
     menu: list[MenuCommand] = field(default_factory=list)
     # Run before the routers for every update of a participant (e.g. they came back after blocking).
     arrivals: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
+    # Per kind of live content (storage/live_content.py): what to reload when its revision moves.
+    live_reloads: dict[str, list[LiveReload]] = field(default_factory=dict)
 
     def on_event(self, event_type: str, handler: EventHandler) -> None:
         _unique(self.event_handlers, event_type, handler, "event type")
@@ -120,6 +125,11 @@ class Features:
     def on_arrival(self, hook: Callable[[Any], Awaitable[None]]) -> None:
         """`hook(turn)` runs before the routers for every update of a participant."""
         self.arrivals.append(hook)
+
+    def on_live_change(self, kind: str, reload: LiveReload) -> None:
+        """`reload(stegvis, revision)` runs at start-up and whenever `kind`'s revision moves
+        (``storage.live_content.bump``), in every running bot, within seconds (bot/live_reload.py)."""
+        self.live_reloads.setdefault(kind, []).append(reload)
 
     def ordered_routers(self) -> list[Router]:
         return [factory() for _order, factory in sorted(self.routers, key=lambda entry: entry[0])]

@@ -18,6 +18,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import Stegvis
+from bot.live_reload import JOB_ID as LIVE_JOB
+from bot.live_reload import POLL_SECONDS
 from bot.outbox.sender import Sender
 from bot.registry import Job
 from storage.clock import SYSTEM_CLOCK
@@ -120,7 +122,8 @@ def start_scheduler(stegvis: Stegvis, bot: Bot, sender: Sender | None = None) ->
     # APScheduler runs on the real time, whatever clock Stegvis is given: a first run at a frozen
     # clock's moment would come days late, or make it count every interval missed since then.
     now = SYSTEM_CLOCK.now()
-    jobs = [Job("outbox-housekeeping", HOUSEKEEPING_EVERY, withdraw_stale), *stegvis.features.jobs]
+    # Content published while the bot runs (a new flow version) is polled for here.
+    jobs = [Job(LIVE_JOB, POLL_SECONDS, stegvis.live.poll), Job("outbox-housekeeping", HOUSEKEEPING_EVERY, withdraw_stale), *stegvis.features.jobs]
     # max_instances=1: never two at once in one process; coalesce: a late run runs once;
     # misfire_grace_time=None: a run that comes late (busy loop) still runs.
     options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None, "next_run_time": now}

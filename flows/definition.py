@@ -3,9 +3,9 @@
 A flow file is data that administrators edit, so every mistake must point at the place to fix.
 The checks here are the hard tier: a flow that fails them is never loaded.
 
-Format (spec 1)::
+Format 2 (``flows/formats.py`` has the versions and migrates a ``spec: 1`` file as it reads it)::
 
-    spec: 1
+    format: 2
     flow: welcome                 # id: a-z, 0-9, _ (at most 16), same as the file name
     start: question               # the first step
     entries: [moved]              # optional: other steps a caller may start at (a notice)
@@ -13,8 +13,10 @@ Format (spec 1)::
     steps:
       question:
         say: "Swedish source text, translated through the gettext catalogs"
+        event: feeling            # the event every answer of this step records (or per button)
         buttons:                  # 1-6 buttons; the participant's answer
-          - {id: fine, label: "Det går bra", next: thanks, event: answered, payload: {answer: fine}}
+          - {id: fine, label: "Det går bra", next: thanks, payload: {answer: fine}}
+          - {id: hard, label: "Det är svårt", next: help, event: needs_help}
       thanks:
         say: "..."
         end: true                 # or next: <step> to go on without waiting
@@ -22,7 +24,12 @@ Format (spec 1)::
         say: "Skriv några ord, eller tryck på Hoppa över."
         text_input: {event: note, next: thanks, max_length: 200}   # wait for a short text
         buttons:
-          - {id: skip, label: Hoppa över, next: thanks}
+          - {id: skip, label: Hoppa över, next: thanks, event: note_skipped}
+      route:
+        say: "..."
+        next:                     # a condition on an earlier answer: the first that holds
+          - {if: {question: hard}, go: help}
+          - {go: thanks}          # the last one has no if
       places:
         say: "Var? Välj en eller flera, tryck sedan på Klar."
         several: {event: places, key: places, next: thanks, done: Klar}  # toggle, then Done
@@ -42,7 +49,13 @@ true`` (one button per language, each in its own script; with ``next`` to go on 
 ``next`` (say and go on), ``end: true`` (say and finish). A chain of ``next`` steps must not loop
 without waiting. ``layout: row`` puts a step's buttons in one row (``column``, one per row, is
 the default). Step names ``ref`` and ``variables`` are taken: the conversation
-state keeps other things under them.
+state keeps other things under them. A step's ``next`` may be a list of conditions on earlier
+answers (``if: {step: answer}`` or ``if: {step: [answer, answer]}``), the last without ``if``; a
+condition names a step that asks a choice and is answered before, and one of its answers.
+
+Every button's callback data (``s:<flow>:<step>:<button>:<ref>``) must fit Telegram's 64 bytes.
+The checks that need the catalogs (a message's length in every language) and the softer
+inspection are in ``flows/check.py``.
 """
 
 from __future__ import annotations
@@ -51,14 +64,17 @@ import difflib
 import re
 import string
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from flows.formats import FORMAT, OLDEST, upgrade
 from locales.catalogs import placeholders
+from locales.languages import LANGUAGES
 
-SPEC_VERSION = 1
+SPEC_VERSION = 1  # the first format's `spec: 1`; newer files say `format: 2` (flows/formats.py)
 MAX_BUTTONS = 6  # more than six choices is too many for a small screen and a new reader
 MAX_TEXT = 1000  # Telegram allows 4096; participants deserve far shorter
 MAX_LABEL = 40
@@ -69,6 +85,11 @@ DONE = "done"  # the option of a several step's Done button: no choice may be ca
 LAYOUTS = ("column", "row")
 MAX_TEXT_INPUT = 1000  # the longest typed answer a text_input may ask for (the engine's LONG_TEXT)
 ID = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # short ids keep callback data under 64 bytes
+# Steps and buttons may have longer names when the flow's id is short: what counts is that the
+# whole callback data fits (MAX_CALLBACK).
+LONG_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_CALLBACK = 64  # bytes of callback data Telegram keeps with a button
+MAX_REF = 11  # the longest ref a run may carry at the end of its callback data (flows.engine)
 EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # event types are stored, never sent: they may be longer
 PAYLOAD_VALUE = (str, int, float, bool)
 # Keys of a conversation's state data besides the answers stored under each step's name.
@@ -128,10 +149,55 @@ class Step:
     text_input: TextEntry | None = None
     several: Several | None = None
     layout: str = "column"  # "row": every button side by side
+    event: str | None = None  # the event its answers record unless a button names its own
+    branches: tuple[Branch, ...] = ()  # a next that depends on earlier answers (then next is None)
 
     @property
     def waits(self) -> bool:
         return bool(self.buttons) or self.language_picker or self.text_input is not None
+
+    def route(self, answers: Mapping[str, Any]) -> str | None:
+        """The step after this one (a step that says and goes on): its next, or the first branch that holds."""
+        for branch in self.branches:
+            if branch.holds(answers):
+                return branch.go
+        return self.next
+
+    @property
+    def targets(self) -> list[str]:
+        """Every step this one can lead to, in the order of the file."""
+        found = [b.next for b in self.buttons if b.next]
+        found += [b.go for b in self.branches]
+        for target in (self.next, self.several.next if self.several else None, self.text_input.next if self.text_input else None):
+            if target:
+                found.append(target)
+        return list(dict.fromkeys(found))
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The answers a condition may name: its buttons' ids, or the language codes of a picker."""
+        if self.language_picker:
+            return tuple(LANGUAGES)
+        typed = ("text",) if self.text_input is not None else ()  # TEXT_ANSWER: they typed something
+        return (*(b.id for b in self.buttons), *typed)
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One condition of a step's next: go to `go` when the answer to `step` is one of `answers` (no step: always)."""
+
+    step: str | None
+    answers: frozenset[str]
+    go: str
+    line: int
+
+    def holds(self, answers: Mapping[str, Any]) -> bool:
+        if self.step is None:
+            return True
+        given = answers.get(self.step)
+        if isinstance(given, list):  # a several step: any of the chosen
+            return any(choice in self.answers for choice in given)
+        return given in self.answers
 
 
 @dataclass(frozen=True)
@@ -143,8 +209,9 @@ class Flow:
     file: str = "<flow>"
     entries: tuple[str, ...] = ()  # steps besides start that a caller may start at
     # Which version of the flow this is; every run records the version it started on. A file on
-    # disk is version 1 until flows are published with numbered versions.
+    # disk is version 1; `stegvis flows publish` numbers the published ones from 2.
     version: int = 1
+    format: int = FORMAT  # the format the file was written in (older ones are migrated as read)
 
     def texts(self) -> list[tuple[int, str, str]]:
         """(line, msgid, where) for every translatable text, for extraction and completeness checks."""
@@ -244,6 +311,7 @@ def _yaml_problem(error: yaml.MarkedYAMLError) -> tuple[int | None, str, str]:
 class _Checker:
     def __init__(self, file: str):
         self.file = file
+        self.format = FORMAT
 
     def fail(self, node: _Node | None, where: str, problem: str) -> FlowError:
         return FlowError(self.file, node.line if node else None, where, problem)
@@ -291,18 +359,37 @@ class _Checker:
             raise self.fail(node, where, f"{node.value!r} is not an event name: {rule}")
         return node.value
 
-    def ident(self, node: _Node, where: str) -> str:
-        rule = "use a-z, 0-9 and _, starting with a letter, at most 16 characters"
+    def ident(self, node: _Node, where: str, long: bool = False) -> str:
+        # Format 2 lets steps and buttons have names of up to 32 characters (the callback data check
+        # keeps the whole under 64 bytes); format 1 had 16 for everything.
+        most = 32 if long and self.format >= 2 else 16
+        rule = f"use a-z, 0-9 and _, starting with a letter, at most {most} characters"
         if not isinstance(node.value, str):
             raise self.fail(node, where, f"must be an id ({rule}), not {_kind(node.value)}")
-        if not ID.match(node.value):
+        if not (LONG_ID if most == 32 else ID).match(node.value):
             raise self.fail(node, where, f"{node.value!r} is not an id: {rule}")
         return node.value
 
+    def version(self, root: _Node) -> int:
+        """The format the file is written in: `format: 2`, or the first format's `spec: 1`."""
+        fields = root.value
+        if "format" in fields and "spec" in fields:
+            raise FlowError(self.file, root.key_lines["spec"], "spec", "a file has format or spec, not both; keep format: 2")
+        key = "format" if "format" in fields else "spec"
+        if key not in fields:
+            raise FlowError(self.file, root.line, "", f"missing required field 'format' (write format: {FORMAT} as the first line)")
+        node = fields[key]
+        known = range(OLDEST, FORMAT + 1) if key == "format" else (SPEC_VERSION,)
+        if type(node.value) is not int or node.value not in known:  # `spec: true` is not 1
+            raise self.fail(node, key, f"unsupported version {node.value!r}; this Stegvis reads spec {SPEC_VERSION} (the old format) or format {FORMAT}")
+        return node.value
+
     def flow(self, root: _Node, expected_id: str | None) -> Flow:
-        top = self.mapping(root, "", {"spec", "flow", "start", "entries", "variables", "steps"}, {"spec", "flow", "start", "steps"})
-        if type(top["spec"].value) is not int or top["spec"].value != SPEC_VERSION:  # `spec: true` is not 1
-            raise self.fail(top["spec"], "spec", f"unsupported version {top['spec'].value!r}; this Stegvis reads spec {SPEC_VERSION}")
+        fields = {"format", "flow", "start", "entries", "variables", "steps"}
+        if isinstance(root.value, dict):
+            self.format = written = self.version(root)
+            root = upgrade(root, written)
+        top = self.mapping(root, "", fields, {"format", "flow", "start", "steps"})
         flow_id = self.ident(top["flow"], "flow")
         if expected_id is not None and flow_id != expected_id:
             raise self.fail(top["flow"], "flow", f"'{flow_id}' must match the file name '{expected_id}'")
@@ -320,14 +407,82 @@ class _Checker:
         steps = {}
         for key, node in steps_node.value.items():
             key_line = steps_node.key_lines[key]
-            self.ident(_Node(key, key_line), f"steps.{key}")
+            self.ident(_Node(key, key_line), f"steps.{key}", long=True)
             if key in STATE_KEYS:
                 raise FlowError(self.file, key_line, f"steps.{key}", f"'{key}' is a reserved name (the conversation state keeps other data under it); choose another")
             steps[key] = self.step(key, node, variables, key_line)
         start = self.target(top["start"], "start")
         entries = self.entries(top["entries"], start) if "entries" in top else ()
         self.no_silent_loops(steps)
-        return Flow(flow_id, start, steps, variables, self.file, entries)
+        self.conditions_can_hold(steps, start, entries)
+        self.callback_data_fits(flow_id, steps)
+        return Flow(flow_id, start, steps, variables, self.file, entries, format=written)
+
+    def callback_data_fits(self, flow_id: str, steps: dict[str, Step]) -> None:
+        for step in steps.values():
+            options = [*(b.id for b in step.buttons), *((DONE,) if step.several else ()), *(tuple(LANGUAGES) if step.language_picker else ())]
+            lines = [*(b.line for b in step.buttons), *((step.several.line,) if step.several else ()), *((step.line,) * len(LANGUAGES) if step.language_picker else ())]
+            for option, line in zip(options, lines):
+                data = f"s:{flow_id}:{step.id}:{option}:{'r' * MAX_REF}"
+                size = len(data.encode())
+                if size > MAX_CALLBACK:
+                    raise FlowError(
+                        self.file, line, f"steps.{step.id}",
+                        f"the button {option!r} would carry {size} bytes of callback data (s:{flow_id}:{step.id}:{option} and a ref of up to {MAX_REF}); "
+                        f"Telegram keeps at most {MAX_CALLBACK}: shorten the step name or the button id",
+                    )
+
+    def conditions_can_hold(self, steps: dict[str, Step], start: str, entries: tuple[str, ...]) -> None:
+        # A condition on a step that is never answered before it, or on an answer that step
+        # cannot give, would quietly never hold: the participant would always take the last way.
+        before = _answered_before(steps, (start, *entries))
+        for step in steps.values():
+            for index, branch in enumerate(step.branches):
+                if branch.step is None:
+                    continue
+                where = f"steps.{step.id}.next[{index}].if.{branch.step}"
+                asked = steps.get(branch.step)
+                if asked is None:
+                    close = difflib.get_close_matches(branch.step, self.names, n=1)
+                    known = f"did you mean '{close[0]}'?" if close else f"steps: {', '.join(self.names)}"
+                    raise FlowError(self.file, branch.line, where, f"no step named {branch.step!r} ({known})")
+                if not asked.answers:
+                    raise FlowError(self.file, branch.line, where, f"the step {branch.step!r} asks nothing, so there is no answer to test")
+                if branch.step not in before[step.id]:
+                    raise FlowError(self.file, branch.line, where, f"the step {branch.step!r} is never answered before {step.id!r}, so this condition can never hold")
+                wrong = sorted(branch.answers - set(asked.answers))
+                if wrong:
+                    raise FlowError(self.file, branch.line, where, f"{wrong[0]!r} is not an answer of the step {branch.step!r} (its answers: {', '.join(asked.answers)})")
+
+    def route(self, node: _Node, where: str, step_id: str) -> tuple[Branch, ...]:
+        """A next that is a list of conditions: ``- {if: {step: answer}, go: step}``, the last without if."""
+        if not node.value:
+            raise self.fail(node, where, "must be a step name or a list of conditions (- {if: {step: answer}, go: step}, the last one with go only)")
+        branches = []
+        for index, item in enumerate(node.value):
+            here = f"{where}[{index}]"
+            last = index == len(node.value) - 1
+            fields = self.mapping(item, here, {"if", "go"}, {"go"})
+            go = self.target(fields["go"], f"{here}.go")
+            if "if" not in fields:
+                if not last:
+                    raise self.fail(item, here, "only the last condition may leave out if (it is the way taken when none of the others holds)")
+                branches.append(Branch(None, frozenset(), go, item.line))
+                continue
+            if last:
+                raise self.fail(item, here, "the last condition must have go only (no if): the way taken when none of the others holds")
+            test = fields["if"]
+            if not isinstance(test.value, dict) or len(test.value) != 1:
+                raise self.fail(test, f"{here}.if", "must name one earlier step and its answer, e.g. if: {practice: a_lot}")
+            (asked, answer), = test.value.items()
+            values = answer.value if isinstance(answer.value, list) else [answer]
+            answers = []
+            for value in values:
+                if not isinstance(value.value, str):
+                    raise self.fail(value, f"{here}.if.{asked}", f"must be an answer's id or a list of them, not {_kind(value.value)}")
+                answers.append(value.value)
+            branches.append(Branch(asked, frozenset(answers), go, test.key_lines[asked]))
+        return tuple(branches)
 
     def entries(self, node: _Node, start: str) -> tuple[str, ...]:
         if not isinstance(node.value, list) or not node.value:
@@ -342,7 +497,7 @@ class _Checker:
 
     def target(self, node: _Node, where: str) -> str:
         """A step name that must exist: start, or a step's or button's next."""
-        name = self.ident(node, where)
+        name = self.ident(node, where, long=True)
         if name not in self.names:
             close = difflib.get_close_matches(name, self.names, n=1)
             known = f"did you mean '{close[0]}'?" if close else f"steps: {', '.join(self.names)}"
@@ -351,7 +506,7 @@ class _Checker:
 
     def step(self, step_id: str, node: _Node, variables: frozenset[str], line: int) -> Step:
         where = f"steps.{step_id}"
-        fields = self.mapping(node, where, {"say", "buttons", "several", "text_input", "language_picker", "layout", "next", "end"}, set(), line)
+        fields = self.mapping(node, where, {"say", "buttons", "several", "text_input", "language_picker", "layout", "next", "end", "event"}, set(), line)
         kinds = [kind for kind in ("buttons", "several", "text_input", "language_picker", "next", "end") if kind in fields]
         if kinds == ["language_picker", "next"]:
             kinds = ["language_picker"]  # the picker waits, then goes on to next
@@ -379,18 +534,26 @@ class _Checker:
         say = self.text(fields["say"], f"{where}.say", MAX_TEXT, variables) if "say" in fields else None
         if say is None and kinds[0] != "language_picker":
             raise FlowError(self.file, line, where, "missing required field 'say'")
+        step_event = None
+        if "event" in fields:
+            if kinds[0] not in ("buttons", "text_input"):
+                raise self.fail(fields["event"], f"{where}.event", "only a step with buttons or a text_input records an event of its own (a several step names it in several)")
+            step_event = self.event(fields["event"], f"{where}.event")
         several = self.several(fields["several"], f"{where}.several", node.key_lines["several"]) if "several" in fields else None
         buttons: tuple[Button, ...] = ()
         if "buttons" in fields:
-            buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables, choices=several is not None)
+            buttons = self.buttons(fields["buttons"], f"{where}.buttons", variables, choices=several is not None, step_event=step_event)
         layout = self.layout(fields["layout"], f"{where}.layout", buttons, several) if "layout" in fields else "column"
-        text_input = self.text_input(fields["text_input"], f"{where}.text_input", node.key_lines["text_input"]) if "text_input" in fields else None
-        next_step = None
+        text_input = self.text_input(fields["text_input"], f"{where}.text_input", node.key_lines["text_input"], step_event) if "text_input" in fields else None
+        next_step, branches = None, ()
         if "next" in fields:
-            next_step = self.target(fields["next"], f"{where}.next")
+            if isinstance(fields["next"].value, list) and "language_picker" not in fields:
+                branches = self.route(fields["next"], f"{where}.next", step_id)
+            else:
+                next_step = self.target(fields["next"], f"{where}.next")
             self.next_lines[step_id] = fields["next"].line
         say_line = fields["say"].line if "say" in fields else line
-        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input, several, layout)
+        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input, several, layout, step_event, branches)
 
     def several(self, node: _Node, where: str, line: int) -> Several:
         fields = self.mapping(node, where, {"event", "key", "next", "done"}, {"event", "done"}, line)
@@ -416,7 +579,7 @@ class _Checker:
                 raise FlowError(self.file, long.line, where, f"the label {long.label!r} is {len(long.label)} characters; a row of buttons takes labels of at most {MAX_ROW_LABEL} (or leave out layout: row)")
         return str(node.value)
 
-    def text_input(self, node: _Node, where: str, line: int) -> TextEntry:
+    def text_input(self, node: _Node, where: str, line: int, step_event: str | None = None) -> TextEntry:
         fields = self.mapping(node, where, {"event", "next", "max_length"}, {"max_length"}, line)
         limit = fields["max_length"]
         if type(limit.value) is not int or not 1 <= limit.value <= MAX_TEXT_INPUT:  # `max_length: true` is not 1
@@ -425,11 +588,13 @@ class _Checker:
             else:
                 shown = str(limit.value) if isinstance(limit.value, (int, float)) and not isinstance(limit.value, bool) else _kind(limit.value)
             raise self.fail(limit, f"{where}.max_length", f"must be a whole number of characters from 1 to {MAX_TEXT_INPUT}, not {shown}")
-        event = self.event(fields["event"], f"{where}.event") if "event" in fields else "answered"
+        event = self.event(fields["event"], f"{where}.event") if "event" in fields else step_event
+        if event is None:
+            raise FlowError(self.file, line, where, "records no event: give the step an event (what its answers record) or the text_input one")
         next_step = self.target(fields["next"], f"{where}.next") if "next" in fields else None
         return TextEntry(event, next_step, limit.value, line)
 
-    def buttons(self, node: _Node, where: str, variables: frozenset[str], *, choices: bool = False) -> tuple[Button, ...]:
+    def buttons(self, node: _Node, where: str, variables: frozenset[str], *, choices: bool = False, step_event: str | None = None) -> tuple[Button, ...]:
         if not isinstance(node.value, list) or not node.value:
             raise self.fail(node, where, "must be a list of at least one button")
         if choices and len(node.value) > MAX_BUTTONS - 1:
@@ -440,7 +605,7 @@ class _Checker:
         for index, item in enumerate(node.value):
             here = f"{where}[{index}]"
             fields = self.mapping(item, here, {"id", "label", "next", "event", "payload"}, {"id", "label"})
-            button_id = self.ident(fields["id"], f"{here}.id")
+            button_id = self.ident(fields["id"], f"{here}.id", long=True)
             if choices:
                 if button_id == DONE:
                     raise self.fail(fields["id"], f"{here}.id", f"'{DONE}' is the Done button of a several step; call the choice something else")
@@ -452,7 +617,14 @@ class _Checker:
             seen.add(button_id)
             label = self.text(fields["label"], f"{here}.label", MAX_LABEL, frozenset())
             next_step = self.target(fields["next"], f"{here}.next") if "next" in fields else None
-            event = self.event(fields["event"], f"{here}.event") if "event" in fields else "answered"
+            if "event" in fields:
+                event = self.event(fields["event"], f"{here}.event")
+            elif choices:
+                event = "answered"  # never recorded: the several step's Done records its event
+            elif step_event is None:
+                raise self.fail(item, here, "records no event: give the step an event (what every answer here records) or this button its own")
+            else:
+                event = step_event
             payload = {}
             if "payload" in fields:
                 payload_node = fields["payload"]
@@ -466,19 +638,45 @@ class _Checker:
         return tuple(buttons)
 
     def no_silent_loops(self, steps: dict[str, Step]) -> None:
-        # A loop of steps that never wait would send messages for ever.
+        # A loop of steps that never wait would send messages for ever; the answers do not change
+        # while nothing is asked, so a loop through a condition, once taken, never ends either.
+        safe: set[str] = set()
+
+        def walk(step: Step, path: list[str]) -> None:
+            if step.waits or step.end or step.id in safe:
+                return
+            if step.id in path:
+                loop = path[path.index(step.id):] + [step.id]
+                raise FlowError(
+                    self.file, self.next_lines[loop[0]], f"steps.{loop[0]}.next",
+                    f"the steps {' -> '.join(loop)} go round for ever without waiting for an answer; "
+                    "give one of them buttons or end: true",
+                )
+            for target in step.targets:
+                walk(steps[target], [*path, step.id])
+            safe.add(step.id)
+
         for first in steps.values():
-            path, step = [], first
-            while step.next and not step.waits:
-                if step.id in path:
-                    loop = path[path.index(step.id):] + [step.id]
-                    raise FlowError(
-                        self.file, self.next_lines[step.id], f"steps.{step.id}.next",
-                        f"the steps {' -> '.join(loop)} go round for ever without waiting for an answer; "
-                        "give one of them buttons or end: true",
-                    )
-                path.append(step.id)
-                step = steps[step.next]
+            walk(first, [])
+
+
+def _answered_before(steps: dict[str, Step], starts: tuple[str, ...]) -> dict[str, set[str]]:
+    """For each step, the steps that may have been answered on some way to it (a fixed point)."""
+    before: dict[str, set[str] | None] = {name: None for name in steps}
+    queue = []
+    for name in starts:
+        before[name] = set()
+        queue.append(name)
+    while queue:
+        name = queue.pop()
+        step = steps[name]
+        carried = (before[name] or set()) | ({name} if step.waits else set())
+        for target in step.targets:
+            known = before[target]
+            if known is None or not carried <= known:
+                before[target] = carried | (known or set())
+                queue.append(target)
+    return {name: found or set() for name, found in before.items()}
 
 
 def _brace_problem(text: str) -> str | None:

@@ -12,6 +12,11 @@ message is far up the chat, perhaps in another language) or left as it is on scr
 (``then="quiet"``). A press on a button of a run lower in the stack answers that run, and the runs
 above it are dropped. Each run records the flow's id and version it started on.
 
+**Versions.** ``Engine.flows`` holds the live version of each flow: a conversation started now
+gets it. A run keeps walking the version it started on (``Engine.versions`` keeps every version
+it was given, ``Engine.publish`` adds a new live one), so a flow published in the middle of a
+conversation changes nothing for the participant until that conversation is over.
+
 **Refs.** A run may be about one thing outside the conversation (a thing in the calendar, say): the
 caller starts it with a ``ref`` (short ASCII, e.g. ``7v2``). The ref is kept in the run, carried in
 every button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every event, so a press
@@ -27,15 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows.definition import DONE, Flow, Step
+from flows.definition import DONE, MAX_REF, Flow, Step
 from locales import LANGUAGES, N_, Catalogs, Texts
 from locales.languages import picker_order
 
 DATA_PREFIX = "s"  # callback data: "s:<flow>:<step>:<option>[:<ref>]", ids only, never text
 LONG_TEXT = 1000
 # Telegram's 64 bytes of callback data hold "s:" and three 16-character ids with their colons
-# (53 bytes), and a ref of up to 11 characters after the last colon.
-MAX_REF = 11
+# (53 bytes), and a ref of up to MAX_REF (11) characters after the last colon.
 REF = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_REF}}}")
 REF_KEY, VARIABLES_KEY = "ref", "variables"  # in Run.data (flows.definition.STATE_KEYS)
 TEXT_ANSWER = "text"  # stored in the state for a typed answer; the text itself only in its event
@@ -199,10 +203,31 @@ class Sprint:
     update: OutgoingMessage | None = None
 
 
+class FlowLoop(RuntimeError):
+    """A flow went round its steps without asking anything (only a flow that skipped the checks can)."""
+
+
 class Engine:
     def __init__(self, flows: Mapping[str, Flow], catalogs: Catalogs):
         self.flows = dict(flows)
         self.catalogs = catalogs
+        # Every version a run may still be on, by (flow id, version): the live ones and the older
+        # ones published while this process ran (or loaded at its start).
+        self.versions: dict[tuple[str, int], Flow] = {(flow.id, flow.version): flow for flow in self.flows.values()}
+
+    def publish(self, flow: Flow, *, live: bool = True) -> None:
+        """Keep `flow` for the runs on its version; with `live`, new conversations get it from now on."""
+        self.versions[(flow.id, flow.version)] = flow
+        if live:
+            self.flows[flow.id] = flow
+
+    def has_step(self, flow_id: str, step_id: str) -> bool:
+        """Whether some version of the flow has the step (a button on a message of an older version still names one)."""
+        return any(flow.id == flow_id and step_id in flow.steps for flow in self.versions.values())
+
+    def flow_of(self, run: Run) -> Flow | None:
+        """The version of its flow a run walks: the one it started on, or the live one if that is unknown."""
+        return self.versions.get((run.flow, run.version)) or self.flows.get(run.flow)
 
     def start(
         self,
@@ -277,14 +302,19 @@ class Engine:
 
     def _known(self, state: State) -> State:
         # A flow or step renamed or removed by an edit: that run is over, as if answered.
-        return state.without(lambda run: run.flow not in self.flows or run.step not in self.flows[run.flow].steps)
+        def gone(run: Run) -> bool:
+            flow = self.flow_of(run)
+            return flow is None or run.step not in flow.steps
+
+        return state.without(gone)
 
     def _walk_top(self, sprint: _Sprint, state: State, variables: Mapping[str, Any]) -> _Walk | None:
         top = state.top
         if top is None:
             return None
-        flow = self.flows[top.flow]
-        walk = _Walk(sprint, flow, variables, top.data, top.then, version=top.version)
+        flow = self.flow_of(top)
+        assert flow is not None  # _known dropped the runs of flows that are gone
+        walk = _Walk(sprint, flow, variables, top.data, top.then, version=flow.version)
         walk.step = flow.steps[top.step]
         walk.waiting = True
         return walk
@@ -307,7 +337,7 @@ class Engine:
         return sprint.result()
 
     def _stale_or_forged(self, address: ButtonAddress | None) -> str:
-        known = address is not None and address.flow in self.flows and address.step in self.flows[address.flow].steps
+        known = address is not None and self.has_step(address.flow, address.step)
         # A button on an older message: that question was answered or has moved on.
         return ANSWERED if known else BROKEN
 
@@ -406,7 +436,14 @@ class _Walk:
     # --- walking the flow -------------------------------------------------------------------
 
     def enter(self, step_id: str) -> None:
+        path: list[str] = []
         while True:
+            if step_id in path:
+                # The checks refuse such a flow; one built in code, or a check this misses, must
+                # not send messages for ever.
+                loop = " -> ".join([*path[path.index(step_id):], step_id])
+                raise FlowLoop(f"flow {self.flow.id!r} version {self.version} went round the steps {loop} without asking anything; fix it and run: stegvis flows check")
+            path.append(step_id)
             step = self.flow.steps[step_id]
             self.step = step
             if step.waits:
@@ -415,11 +452,12 @@ class _Walk:
                 self.ask(step)
                 return
             self.sprint.say(self.fill(step.say))
-            if step.end or step.next is None:
+            following = None if step.end else step.route(self.data)
+            if following is None:
                 self.emit("flow_completed", {"flow": self.flow.id}, step.id)
                 self.sprint.finished(self.then)
                 return
-            step_id = step.next
+            step_id = following
 
     def ask(self, step: Step, hint: str | None = None) -> None:
         catalogs = self.sprint.engine.catalogs

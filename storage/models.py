@@ -13,7 +13,7 @@ import enum
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -435,3 +435,39 @@ class Digest(Base):
     next_attempt_at: Mapped[datetime | None]  # email: when to try again after a failure
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class FlowVersion(Base):
+    """One published version of a flow: the file's text as published, who published it, when and why.
+
+    Version 1 of every flow is the file shipped in ``flows/definitions/``; published versions are
+    numbered from 2 and never change. The live version is the newest; a rollback publishes an
+    older text again as a new version, so this table is the whole history.
+    """
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(500))
+    published_by: Mapped[str] = mapped_column(String(64))  # the OS user at the command line, or another actor's name
+    published_at: Mapped[datetime]
+    rollback_of: Mapped[int | None]  # the version whose text this one publishes again
+
+
+class LiveContent(Base):
+    """A counter per kind of content that running bots reload without a restart (flows, translations).
+
+    Whoever changes such content raises its kind's revision in the same transaction
+    (``storage.live_content.bump``); every ``stegvis run`` polls the counters and reloads a kind
+    whose revision moved.
+    """
+
+    __tablename__ = "live_content"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    revision: Mapped[int]
+    changed_at: Mapped[datetime]

@@ -407,7 +407,8 @@ async def test_0006_adds_caseworkers_telegram_and_digests_and_keeps_every_row(da
     await _migrate(database_at_0003, "0006")
 
     assert await _revision(database_at_0003) == "0006"
-    assert await _schema_differences(database_at_0003) == []
+    # The models are the newest: only the tables later migrations add (0009's) are missing.
+    assert sorted((kind, table.name) for kind, table in await _schema_differences(database_at_0003)) == [("add_table", "flow_versions"), ("add_table", "live_content")]
     assert await _kept_rows(database_at_0003) == before
     shape = await _schema_shape(database_at_0003)
     assert "digests" in shape
@@ -420,6 +421,26 @@ async def test_0006_downgrades_to_0005_and_up_again(database_at_0003: Database) 
     await _migrate(database_at_0003, "0006")
     await _migrate(database_at_0003, "0005", "downgrade")
     assert await _revision(database_at_0003) == "0005"
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []
+
+
+# Migration 0009: published flow versions and the live-content counters, on a database 0006 filled.
+
+
+async def test_0009_adds_flow_versions_and_live_content_and_downgrades_again(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0006")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    assert "flow_versions" not in old_shape and "live_content" not in old_shape
+    await _migrate(database_at_0003, "0009")
+    assert await _revision(database_at_0003) == "0009"
+    assert await _kept_rows(database_at_0003) == before
+    shape = await _schema_shape(database_at_0003)
+    assert {"flow", "version", "text", "note", "published_by", "published_at", "rollback_of"} == {column[0] for column in shape["flow_versions"]["columns"]} - {"id"}
+    assert {"kind", "revision", "changed_at"} == {column[0] for column in shape["live_content"]["columns"]}
+    await _migrate(database_at_0003, "0006", "downgrade")
     assert await _schema_shape(database_at_0003) == old_shape
     assert await _kept_rows(database_at_0003) == before
     await _migrate(database_at_0003, "head")

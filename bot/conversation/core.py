@@ -61,8 +61,7 @@ class Conversations:
 
     def has_step(self, address: ButtonAddress) -> bool:
         """Whether a button names a step of a flow Stegvis has (forged data names none)."""
-        flow = self.engine.flows.get(address.flow)
-        return flow is not None and address.step in flow.steps
+        return self.engine.has_step(address.flow, address.step)
 
     async def why_closed(self, participant: ParticipantRow, address: ButtonAddress, rule: RefRule, now: datetime, known: dict[tuple[str, str], str | None] | None = None) -> str | None:
         """Why a press on a ref-bound button no longer answers (a msgid), or None; remembered in `known`."""

@@ -33,6 +33,8 @@ class StartupError(Exception):
 async def start(stegvis: Stegvis) -> tuple[Bot, Dispatcher]:
     """Everything both modes share: the schema is brought up to date, the menus are registered."""
     await stegvis.database.ensure_schema()
+    # The published versions (of flows, …) before the first update, not at the first poll.
+    await stegvis.live.poll(stegvis)
     bot = stegvis.create_bot()
     try:
         me = await bot.get_me()

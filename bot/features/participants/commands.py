@@ -53,7 +53,7 @@ async def help_(message: Message, turn: Turn, stegvis: Stegvis) -> None:
 
 async def language(message: Message, turn: Turn, stegvis: Stegvis) -> None:
     engine, state = stegvis.engine, await turn.tidy()
-    flow = engine.flows.get(state.flow or "")
+    flow = engine.flow_of(state.top) if state.top is not None else None  # the version the open question is on
     step = flow.steps.get(state.step or "") if flow else None
     variables = stegvis.variables(turn.participant)
     if step is not None and step.language_picker:  # the open question already is the language choice

@@ -1,0 +1,103 @@
+"""`stegvis flows preview`: every way through a flow as a transcript in one language, with example values.
+
+The flow is walked by the real engine (``flows.engine``) with the real catalogs, taking every
+answer at every question: each button, a several step's first choice and then Done, a typed
+text, the language being previewed at a language picker. A step met a third time on one way
+stops that way (a flow may go round on purpose). ``show_isolates`` writes the invisible
+right-to-left isolation marks as [FSI] … [PDI], so a translator can see where a value sits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.definition import DONE, Flow
+from flows.engine import Engine, Press, Sprint, State, TextInput
+from locales import Catalogs
+from locales.format import FSI, PDI
+
+MAX_PATHS = 64
+# Example values for the placeholders the shipped flows use; any other shows as <name>.
+EXAMPLES = {
+    "name": "Amina",
+    "time": "14:00",
+    "day": "tisdag 3 mars",
+    "title": "Möte med Karin Lund",
+    "place": "Arbetsmarknadsenheten, Storgatan 1",
+    "activity": "Språkcafé",
+    "phrase": "Hur mår du?",
+    "meaning": "How are you?",
+}
+TYPED = "Jag är sjuk idag."
+MARKS = {FSI: "[FSI]", PDI: "[PDI]", "\u2066": "[LRI]", "\u2067": "[RLI]"}
+
+
+def transcripts(flow: Flow, language: str, *, show_isolates: bool = False, catalogs: Catalogs | None = None) -> list[list[str]]:
+    engine = Engine({flow.id: flow}, catalogs or Catalogs())
+    variables = {name: EXAMPLES.get(name, f"<{name}>") for name in flow.variables}
+    paths: list[list[str]] = []
+
+    def shown(text: str) -> str:
+        if show_isolates:
+            for mark, visible in MARKS.items():
+                text = text.replace(mark, visible)
+        return text
+
+    def told(sprint: Sprint) -> list[str]:
+        lines = []
+        if sprint.chosen:
+            lines.append(f"  participant: {shown(sprint.chosen)}")
+        for message in (*((sprint.update,) if sprint.update else ()), *sprint.messages):
+            lines.append("  bot: " + shown(message.text).replace("\n", "\n       "))
+            for row in message.buttons:
+                lines.append("       " + "  ".join(f"[{shown(button.label)}]" for button in row))
+        if sprint.notice:
+            lines.append(f"  (pop-up) {shown(sprint.notice)}")
+        return lines
+
+    def walk(sprint: Sprint, lines: list[str], visits: dict[str, int], lang: str | None) -> None:
+        if len(paths) >= MAX_PATHS:
+            return
+        lines = [*lines, *told(sprint)]
+        state = sprint.state
+        top = state.top
+        if top is None:
+            paths.append([*lines, "  (the end)"])
+            return
+        if visits.get(top.step, 0) >= 2:
+            paths.append([*lines, f"  (goes round to {top.step} again; this way stops here)"])
+            return
+        visits = {**visits, top.step: visits.get(top.step, 0) + 1}
+        step = flow.steps[top.step]
+        for given, label in _answers(flow, step, sprint, language):
+            after = engine.resume(state, given, language=lang, variables=variables)
+            extra = [f"  participant types: {TYPED}"] if isinstance(given, TextInput) else []
+            if label == "several":  # Done after one choice: the tick redraw, then the answer
+                after = engine.resume(after.state, Press(_data(flow, step.id, DONE, top.ref)), language=lang, variables=variables)
+            walk(after, [*lines, *extra], visits, after.language)
+
+    first = engine.start(flow.id, language=language, variables=variables)
+    walk(first, [f"{flow.id} in {language}:"], {}, first.language)
+    for number, path in enumerate(paths, 1):
+        path[0] = f"— way {number} of {len(paths)}: {path[0]}"
+    return paths
+
+
+def _data(flow: Flow, step: str, option: str, ref: str | None) -> str:
+    data = f"s:{flow.id}:{step}:{option}"
+    return f"{data}:{ref}" if ref else data
+
+
+def _answers(flow: Flow, step: Any, sprint: Sprint, language: str) -> list[tuple[Any, str]]:
+    ref = sprint.state.top.ref if sprint.state.top else None
+    if step.language_picker:
+        return [(Press(_data(flow, step.id, language, ref)), "language")]
+    if step.several is not None:
+        return [(Press(_data(flow, step.id, step.buttons[0].id, ref)), "several")]
+    answers: list[tuple[Any, str]] = [(Press(_data(flow, step.id, b.id, ref)), "button") for b in step.buttons]
+    if step.text_input is not None:
+        answers.append((TextInput(TYPED), "text"))
+    return answers
+
+
+__all__ = ["State", "transcripts"]
