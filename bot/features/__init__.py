@@ -24,6 +24,7 @@ FEATURES = (
     "caseworker_messages",
     "roll_call",  # after activities: it adds `activity attendance` to that group
     "digest_delivery",  # after the digest feature, when there is one: it adds `digest send | status`
+    "translations",
 )
 
 
