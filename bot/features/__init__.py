@@ -25,6 +25,7 @@ FEATURES = (
     "roll_call",  # after activities: it adds `activity attendance` to that group
     "digest_delivery",  # after the digest feature, when there is one: it adds `digest send | status`
     "translations",
+    "surveys",  # makes the `flows` group for now; beside flow_admin it adds `flows start | results` to it
 )
 
 
