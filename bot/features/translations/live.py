@@ -45,6 +45,9 @@ class Watch:
             newest = await stored.latest_revision(session)
         if newest == self.revision:
             return
+        if self.revision is None and newest == 0:
+            self.revision = 0  # nothing was ever imported: the catalogs as loaded are right
+            return
         self.revision = await reload_translations(stegvis)
         if self.revision:
             log.info("translations: imported translations of revision %d are live", self.revision)
