@@ -2,6 +2,8 @@
 
 Catalogs are read from the ``.po`` files at start-up and compiled in memory, so there is no
 build step and no ``.mo`` file to forget: an edited catalog is live after ``Catalogs.reload()``.
+Translations imported since (``stegvis translations import``, kept in the database) are laid over
+the files: ``Catalogs.reload(overlay)``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import io
 import logging
 import string
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -65,20 +69,30 @@ class Texts:
         return "".join(parts)
 
 
+# language → Swedish msgid → (its plural msgid or None, the translated forms): imported translations.
+Overlay = Mapping[str, Mapping[str, tuple[str | None, Sequence[str]]]]
+
+
 class Catalogs:
-    """The translations of all five languages, compiled from the ``.po`` files."""
+    """The translations of every language, compiled from the ``.po`` files and what was imported since."""
 
-    def __init__(self, directory: Path = CATALOG_DIR):
+    def __init__(self, directory: Path = CATALOG_DIR, overlay: Overlay | None = None):
         self.directory = directory
+        self.overlay: Overlay = {}
         self._texts: dict[str, Texts] = {}
-        self.reload()
+        self.reload(overlay)
 
-    def reload(self) -> None:
+    def reload(self, overlay: Overlay | None = None) -> None:
+        """Read the catalogs again; `overlay` (when given) replaces the imported translations laid over them.
+        The new texts take the place of the old at once, so a reply never mixes the two."""
+        if overlay is not None:
+            self.overlay = overlay
         texts = {}
         for code, language in LANGUAGES.items():
             path = catalog_path(code, self.directory)
-            if path.exists():
-                translations: gettext.NullTranslations = _compile(path, code)
+            imported = self.overlay.get(code, {})
+            if path.exists() or imported:
+                translations: gettext.NullTranslations = _compile(path, code, imported)
             else:
                 # Better Swedish than silence; the catalog tests make this a failure before release.
                 if code != SOURCE_LANGUAGE:
@@ -95,10 +109,25 @@ class Catalogs:
         return "\n".join(self.texts(language.code).gettext(msgid) for language in picker_order(first))
 
 
-def _compile(path: Path, code: str) -> gettext.GNUTranslations:
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=code, domain=DOMAIN)
+def _compile(path: Path, code: str, imported: Mapping[str, tuple[str | None, Sequence[str]]]) -> gettext.GNUTranslations:
+    catalog = read_catalog(path, code)
+    for msgid, (plural, strings) in imported.items():
+        message = catalog.get(msgid)
+        string: str | tuple[str, ...] = tuple(strings) if plural is not None else strings[0]
+        if message is None:
+            catalog.add((msgid, plural) if plural is not None else msgid, string)
+        else:
+            message.string = string
+            message.flags.discard("fuzzy")  # an accepted import is meant to be used
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
+
+
+def read_catalog(path: Path, code: str) -> Catalog:
+    """A language's ``.po`` file, or an empty catalog with Babel's plural rule when there is none yet."""
+    if not path.exists():
+        return Catalog(locale=code, domain=DOMAIN)
+    with path.open("rb") as po:
+        return read_po(po, locale=code, domain=DOMAIN)

@@ -471,3 +471,21 @@ class LiveContent(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     revision: Mapped[int]
     changed_at: Mapped[datetime]
+class Translation(Base):
+    """A translation imported by ``stegvis translations import``: read by the running bot's catalogs
+    on top of the ``.po`` files, so it is live without a restart. One row per language and text;
+    an import of the same text again replaces it. `revision` is the import that wrote it: the
+    highest one tells a running bot whether there is anything new to read."""
+
+    __tablename__ = "translations"
+    __table_args__ = (UniqueConstraint("language", "msgid"), Index("ix_translations_revision", "revision"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str] = mapped_column(String(16))  # a code of locales.LANGUAGES
+    msgid: Mapped[str] = mapped_column(Text)  # the Swedish text (the singular of a plural message)
+    msgid_plural: Mapped[str | None] = mapped_column(Text)
+    strings: Mapped[list[str]] = mapped_column(JSON)  # one, or one per plural form of the language
+    unreviewed: Mapped[bool] = mapped_column(default=False)  # still a draft no translator has checked
+    revision: Mapped[int]
+    source: Mapped[str] = mapped_column(String(200))  # the file's name, for whoever asks where it came from
+    imported_at: Mapped[datetime]

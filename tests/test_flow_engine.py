@@ -425,6 +425,32 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
+    "course_eval": {
+        # The course evaluation sent to a group: three presses and a comment as written.
+        "answered": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["text", "bra"],
+                ["press", "s:course_eval:overall:good"],
+                ["press", "s:course_eval:useful:a_little"],
+                ["press", "s:course_eval:pace:too_fast"],
+                ["text", "Läraren var bra 🙂"],
+            ],
+        },
+        # The comment skipped; a sticker first.
+        "skipped": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["press", "s:course_eval:overall:bad"],
+                ["press", "s:course_eval:useful:nothing"],
+                ["press", "s:course_eval:pace:right"],
+                ["media", "sticker"],
+                ["press", "s:course_eval:comment:skip"],
+            ],
+        },
+    },
 }
 
 

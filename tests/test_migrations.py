@@ -407,12 +407,31 @@ async def test_0006_adds_caseworkers_telegram_and_digests_and_keeps_every_row(da
     await _migrate(database_at_0003, "0006")
 
     assert await _revision(database_at_0003) == "0006"
-    # The models are the newest: only the tables later migrations add (0009's) are missing.
-    assert sorted((kind, table.name) for kind, table in await _schema_differences(database_at_0003)) == [("add_table", "flow_versions"), ("add_table", "live_content")]
     assert await _kept_rows(database_at_0003) == before
     shape = await _schema_shape(database_at_0003)
     assert "digests" in shape
     assert {"telegram_chat_id", "invite_code", "invite_expires_at", "invite_used_at"} <= {column[0] for column in shape["caseworkers"]["columns"]}
+    await _migrate(database_at_0003, "head")  # later migrations came after: the models match the newest
+    assert await _schema_differences(database_at_0003) == []
+
+
+# Migration 0010: the imported translations' table, on a database 0006 filled.
+
+
+async def test_0010_adds_the_translations_table_keeps_every_row_and_downgrades(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0006")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    assert "translations" not in old_shape
+    await _migrate(database_at_0003, "0010")
+    assert await _revision(database_at_0003) == "0010"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    assert {column[0] for column in (await _schema_shape(database_at_0003))["translations"]["columns"]} == {
+        "id", "language", "msgid", "msgid_plural", "strings", "unreviewed", "revision", "source", "imported_at",
+    }
+    await _migrate(database_at_0003, "0006", "downgrade")
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
 
 
 async def test_0006_downgrades_to_0005_and_up_again(database_at_0003: Database) -> None:

@@ -25,6 +25,8 @@ FEATURES = (
     "roll_call",  # after activities: it adds `activity attendance` to that group
     "digest_delivery",  # after the digest feature, when there is one: it adds `digest send | status`
     "flow_admin",  # owns the `flows` group
+    "translations",
+    "surveys",  # after flow_admin: it adds `flows start | results` to that group
 )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, or_, select
 from bot.features.activities.schedule import holiday
 from bot.outbox.quiet_hours import from_wall
 from bot.services import NotFound
+from locales.languages import LANGUAGES
 from storage.models import Activity, Appointment, AppointmentStatus, Attendance, Caseworker, CheckIn, Event, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ QUESTIONS = ("reminder_sent", "activity_question_sent", "checkin_sent")
 WINDOW_EVENTS = ("participant_message", "participant_stopped", "participant_unreachable", "message_failed", "consent")
 IN_CHUNKS = 900  # ids per IN (...) list: under SQLite's bound-parameter limits everywhere
 
-LANGUAGE_NAMES = {"sv": "svenska", "ar": "arabiska", "so": "somaliska", "fa_AF": "dari", "ti": "tigrinja"}
+LANGUAGE_NAMES = {code: language.swedish_name for code, language in LANGUAGES.items()}  # for staff, in Swedish
 ANSWER_WORDS = {"coming": "kommer", "cant_come": "kan inte komma", "new_time": "vill ha en ny tid", "unanswered": "svarade inte", None: "inget svar än"}
 REASON_WORDS = {"sick": "sjuk", "child_sick": "barnet sjukt", "other_appt": "har en annan tid", "transport": "kan inte ta sig dit", "other": "något annat"}
 PRACTICE_WORDS = {"a_lot": "har övat mycket", "a_little": "har övat lite", "not_this_week": "har inte övat den här veckan"}

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.commands import Commands, Context, id_argument
+from locales.languages import LANGUAGES
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -26,7 +27,7 @@ def add_commands(commands: Commands) -> None:
     add = participant.command("add", help="add a participant and print their personal invite link", action=add_participant, human=participant_added)
     add.add_argument("--name", required=True)
     add.add_argument("--caseworker", required=True, metavar="ID", type=id_argument)
-    add.add_argument("--language", metavar="CODE", help="sv, ar, so, fa_AF (or prs) or ti: shown first on the language picker")
+    add.add_argument("--language", metavar="CODE", help=f"{', '.join(LANGUAGES)} (prs for Dari): shown first on the language picker")
     participant.command("list", help="list participants", action=list_participants, human=participants_table)
     # The participant is the positional ID, not an option: its errors get no "--participant:" in front.
     invite = participant.command("invite", help="a new invite link for a participant whose link expired or was lost; the old one stops working", action=new_invite, human=invite_text, options={"participant": None})

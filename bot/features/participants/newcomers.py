@@ -23,11 +23,16 @@ if TYPE_CHECKING:
     from bot.app import Stegvis
 
 
+# TRANSLATORS: at most 200 characters in all languages together (one first message, every language on its own line)
 NO_LINK = N_("Be din handläggare om en länk.")
+# TRANSLATORS: at most 200 characters in all languages together (one first message, every language on its own line)
 BAD_LINK = N_("Länken fungerar inte. Be om en ny.")
 REFUSED = {
+    # TRANSLATORS: at most 200 characters in all languages together (one first message, every language on its own line)
     "expired": N_("Länken har gått ut. Be om en ny."),
+    # TRANSLATORS: at most 200 characters in all languages together (one first message, every language on its own line)
     "used": N_("Länken är redan använd. Be om en ny."),
+    # TRANSLATORS: at most 200 characters in all languages together (one first message, every language on its own line)
     "chat_taken": N_("Kontot används redan. Fråga din handläggare."),
 }
 

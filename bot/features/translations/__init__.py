@@ -1,0 +1,1 @@
+"""Translations: the translators' files (export, import, status) and imported translations going live."""
