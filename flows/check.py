@@ -139,13 +139,17 @@ def _unknown_events(flow: Flow, known: Collection[str] | None) -> list[FlowError
             recorded.append((step.several.event, step.several.line))
         if step.text_input is not None:
             recorded.append((step.text_input.event, step.text_input.line))
+        where = {event_line: f"steps.{step.id}" for event_line in recorded}
+        if step.timeout is not None and step.timeout.event is not None:
+            recorded.append((step.timeout.event, step.timeout.line))
+            where.setdefault((step.timeout.event, step.timeout.line), f"steps.{step.id}.timeout.event")
         for event, line in dict.fromkeys(recorded):
             if event not in allowed:
                 close = difflib.get_close_matches(event, allowed, n=1)
                 guess = f" (did you mean {close[0]!r}?)" if close else ""
                 found.append(
                     FlowError(
-                        flow.file, line, f"steps.{step.id}",
+                        flow.file, line, where[(event, line)],
                         f"unknown event type {event!r}{guess}; a flow records the events Stegvis's features know and the shipped flows record (docs/flows.md)",
                     )
                 )
@@ -246,8 +250,8 @@ def _reachable(flow: Flow) -> set[str]:
 
 def _finishes_here(step: Step) -> bool:
     """Whether some answer of `step` (or the step itself) ends the flow."""
-    if step.end:
-        return True
+    if step.end or (step.timeout is not None and step.timeout.event is not None):
+        return True  # a timeout with an event ends the run too
     if step.language_picker:
         return step.next is None
     if step.several is not None:
@@ -286,5 +290,7 @@ def known_event_types(handled: Collection[str], flows: Mapping[str, Flow]) -> fr
                 found.add(step.several.event)
             if step.text_input is not None:
                 found.add(step.text_input.event)
+            if step.timeout is not None and step.timeout.event is not None:
+                found.add(step.timeout.event)
     return frozenset(found)
 
