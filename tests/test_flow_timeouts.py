@@ -1,0 +1,127 @@
+"""A flow step's timeout in the running bot (bot/features/flow_timeouts/), end to end against the
+sandbox through the real outbox sender: the course evaluation is sent, nobody answers, the clock
+moves 24 hours and the job runs; the reminder arrives, one participant answers it and the answer
+is stored as the first question's; one who answered just before the sender ticked gets no
+reminder; one who never answers is recorded unanswered 24 hours later, with no message. Planning
+again (the next tick, a new process) adds nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.features.flow_timeouts.feature import plan_timeouts, time_out_due
+from bot.features.flow_timeouts.messages import TIMEOUT_MESSAGE
+from bot.features.surveys import services
+from bot.outbox.sender import Sender
+from bot.services import Actor
+from flows.engine import Engine, State
+from flows.library import load_flows
+from locales import Catalogs
+from storage.clock import FrozenClock
+from storage.models import OutboxMessage, OutboxStatus
+from tests.harness import BotHarness, start_bot
+
+TZ = ZoneInfo("Europe/Stockholm")
+NOW = datetime(2027, 1, 19, 10, 0, tzinfo=TZ)  # a Tuesday morning, outside quiet hours
+FLOWS = load_flows()
+STEPS = FLOWS["course_eval"].steps
+CATALOGS = Catalogs()
+STAFF = Actor("cli", "test")
+WAIT = 20.0  # seconds: a generous deadline on a busy machine
+
+
+def t(language: str, msgid: str) -> str:
+    return CATALOGS.texts(language).gettext(msgid)
+
+
+def said(user, language: str, step: str) -> int:
+    return sum(1 for m in user.messages if m.text == t(language, STEPS[step].say))
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    async with start_bot(tmp_path, clock=FrozenClock(NOW)) as running:
+        yield running
+
+
+async def timeout_rows(harness: BotHarness) -> list[tuple[int | None, OutboxStatus]]:
+    async with harness.database.sessions() as session:
+        rows = (await session.execute(select(OutboxMessage.recipient_id, OutboxMessage.status).where(OutboxMessage.composer == TIMEOUT_MESSAGE).order_by(OutboxMessage.id))).all()
+    return [(pid, OutboxStatus(status)) for pid, status in rows]
+
+
+async def test_no_answer_gets_the_reminder_once_then_unanswered(harness: BotHarness) -> None:
+    people = [await harness.joined(name, code) for name, code in (("Amina Yusuf", "so"), ("Sara Lind", "sv"), ("Hassan Ali", "ar"))]
+    (amina, a), (sara, s), (hassan, h) = people
+    async with harness.database.sessions() as session:
+        await services.start_flow(session, STAFF, flows=FLOWS, flow="course_eval", participant_ids=[a, s, h], now=NOW, tz=TZ, quiet=harness.stegvis.settings.quiet)
+        await session.commit()
+    sender = Sender(harness.stegvis, harness.bot)
+    assert await sender.tick() == 3
+    for user, code in ((amina, "so"), (sara, "sv"), (hassan, "ar")):
+        await user.wait_for(lambda user=user, code=code: said(user, code, "overall") == 1, WAIT, f"the question in {code}")
+    # The question was asked when it went out: due 24 hours later, not before.
+    stored = State.from_dict((await harness.conversation(a)).data)
+    assert harness.stegvis.engine.due_at(stored) == NOW + timedelta(hours=24)
+    harness.clock.advance(timedelta(hours=23, minutes=59))
+    await time_out_due(harness.stegvis)
+    assert await timeout_rows(harness) == []
+
+    # A day later: the job plans one row each; again (the next tick, or a new process's engine) adds nothing.
+    harness.clock.advance(timedelta(minutes=1))
+    await time_out_due(harness.stegvis)
+    await time_out_due(harness.stegvis)
+    async with harness.database.sessions() as session:
+        assert await plan_timeouts(session, Engine(load_flows(), Catalogs()), harness.clock.now()) == 0
+        await session.commit()
+    assert await timeout_rows(harness) == [(a, OutboxStatus.PENDING), (s, OutboxStatus.PENDING), (h, OutboxStatus.PENDING)]
+
+    # Hassan answers the question before the sender ticks: his reminder is withdrawn, never sent.
+    await hassan.press(t("ar", "😄 Bra"))
+    await hassan.wait_for(lambda: said(hassan, "ar", "useful") == 1, WAIT, "Hassan's second question")
+    await harness.settle()
+    assert await sender.tick() == 2
+    for user, code in ((amina, "so"), (sara, "sv")):
+        await user.wait_for(lambda user=user, code=code: said(user, code, "reminder") == 1, WAIT, f"the reminder in {code}")
+    assert said(hassan, "ar", "reminder") == 0
+    assert await timeout_rows(harness) == [(a, OutboxStatus.SENT), (s, OutboxStatus.SENT), (h, OutboxStatus.CANCELLED)]
+    assert await sender.tick() == 0
+    await time_out_due(harness.stegvis)  # the reminder is the open question now, asked just now
+    assert len(await timeout_rows(harness)) == 3
+
+    # Amina answers the reminder and the rest: her answer is the first question's.
+    await amina.press(t("so", "😐 Okej"))
+    for label, then in (("Ja, mycket", "pace"), ("För snabbt", "comment"), ("Hoppa över", "thanks")):
+        await amina.wait_for(lambda then=then: amina.messages[-1].text == t("so", STEPS[{"pace": "useful", "comment": "pace", "thanks": "comment"}[then]].say), WAIT, then)
+        await amina.press(t("so", label))
+    await amina.wait_for(lambda: amina.messages[-1].text == t("so", STEPS["thanks"].say), WAIT, "the thanks")
+    await harness.settle()
+
+    # Another day: Sara never answered the reminder either. Recorded unanswered, nothing sent.
+    before = len(sara.messages)
+    harness.clock.advance(timedelta(hours=24))
+    await time_out_due(harness.stegvis)
+    assert await timeout_rows(harness) == [(a, OutboxStatus.SENT), (s, OutboxStatus.SENT), (h, OutboxStatus.CANCELLED), (s, OutboxStatus.PENDING)]
+    assert await sender.tick() == 1
+    await harness.settle()
+    assert len(sara.messages) == before
+    assert (await harness.conversation(s)).data == {"runs": []}
+    types = await harness.event_types(s)
+    since = types[types.index("flow_sent"):]  # after the onboarding
+    assert since == ["flow_sent", "flow_timed_out", "evaluation_unanswered", "flow_timed_out"], since  # no flow_completed
+    harness.clock.advance(timedelta(hours=24))
+    await time_out_due(harness.stegvis)
+    assert len(await timeout_rows(harness)) == 4  # nothing more for anyone
+
+    async with harness.database.sessions() as session:
+        results = await services.flow_results(session, STAFF, flows=FLOWS, flow="course_eval")
+    answers = {person.participant_id: person.answers for person in results.people}
+    assert [q.step for q in results.questions] == ["overall", "useful", "pace", "comment"]
+    assert answers[a] == {"overall": "😐 Okej", "useful": "Ja, mycket", "pace": "För snabbt", "comment": "Hoppa över"}
+    assert answers[h] == {"overall": "😄 Bra"} and answers[s] == {}
