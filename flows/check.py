@@ -7,7 +7,7 @@ any of these errors is never published. The inspection that follows reports, per
 administrator should look at but that does not stop a flow: a step nobody reaches, a step from
 which the conversation can never finish, texts not yet translated (shown in Swedish until they
 are) or not yet reviewed, a first message that is long for a first message, a button label that
-is long for a phone's width. Languages are the ones Stegvis offers (``locales.languages``), so a
+is long for a phone's width, a reminder (a timeout's next) that never times out itself. Languages are the ones Stegvis offers (``locales.languages``), so a
 new language is inspected without a change here.
 """
 
@@ -209,6 +209,12 @@ def inspect(flow: Flow, translations: Translations) -> list[Note]:
             note(step.line, where, "unreachable: no way from the start (or an entry) leads here")
         elif step.id not in finishing:
             note(step.line, where, "dead end: from here the conversation can never finish (every way leads back to a question)")
+        timeout = step.timeout
+        if timeout is not None and timeout.next is not None and flow.steps[timeout.next].timeout is None:
+            note(
+                timeout.line, f"{where}.timeout",
+                f"the reminder {timeout.next!r} has no timeout of its own: for someone who never answers, the conversation stays open (end it with timeout: {{after: ..., event: ...}})",
+            )
         if step.id in starts and step.say and len(step.say) > FIRST_MESSAGE:
             note(step.say_line or step.line, f"{where}.say", f"the first message is {len(step.say)} characters; a first message over {FIRST_MESSAGE} is read by few")
         for line, msgid, kind in _texts(step):

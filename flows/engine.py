@@ -579,6 +579,8 @@ class _Walk:
         step = self.step
         if address is None:
             return self.sprint.refuse(self, BROKEN)
+        if self.reminds_of(address):
+            address = ButtonAddress(address.flow, step.id, address.option, address.ref)
         if (address.flow, address.step) != (self.flow.id, step.id):
             return self.sprint.refuse(self, self.sprint.engine._stale_or_forged(address))
         if address.ref != self.ref:
@@ -601,6 +603,16 @@ class _Walk:
         self.sprint.chosen = self.texts.gettext(button.label)
         self.emit(button.event, {"answer": button.id, **button.payload}, step.id)
         self.answered(step, button.id, button.next)
+
+    def reminds_of(self, address: ButtonAddress) -> bool:
+        """Whether the press is on the question the open step reminds of (its timeout led here) and
+        this step has the same answer: the question still on screen is answered by it, not stale."""
+        step = self.step
+        asked = self.flow.steps.get(address.step) if address.flow == self.flow.id else None
+        return (
+            asked is not None and asked.id != step.id and asked.timeout is not None and asked.timeout.next == step.id
+            and address.ref == self.ref and step.several is None and any(b.id == address.option for b in step.buttons)
+        )
 
     def toggle_or_done(self, step: Step, option: str) -> None:
         several = step.several

@@ -452,8 +452,8 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
                 ["wait", 23],
                 ["wait", 1],
                 ["repeat"],
-                ["press", "s:course_eval:overall:good"],  # the first question's button: answered by the reminder
-                ["press", "s:course_eval:reminder:okay"],
+                ["press", "s:course_eval:overall:good"],  # the first question's button, still on screen: answers the reminder
+                ["press", "s:course_eval:reminder:okay"],  # the reminder's own, now answered
                 ["press", "s:course_eval:useful:a_lot"],
                 ["press", "s:course_eval:pace:right"],
                 ["press", "s:course_eval:comment:skip"],

@@ -20,7 +20,7 @@ from bot.features.flow_timeouts.messages import TIMEOUT_MESSAGE
 from bot.features.surveys import services
 from bot.outbox.sender import Sender
 from bot.services import Actor
-from flows.engine import Engine, State
+from flows.engine import Engine, Press, State
 from flows.library import load_flows
 from locales import Catalogs
 from storage.clock import FrozenClock
@@ -125,3 +125,33 @@ async def test_no_answer_gets_the_reminder_once_then_unanswered(harness: BotHarn
     assert [q.step for q in results.questions] == ["overall", "useful", "pace", "comment"]
     assert answers[a] == {"overall": "😐 Okej", "useful": "Ja, mycket", "pace": "För snabbt", "comment": "Hoppa över"}
     assert answers[h] == {"overall": "😄 Bra"} and answers[s] == {}
+
+
+# --- the engine's side, without the bot (milliseconds) ----------------------------------------
+
+ENGINE = Engine(FLOWS, CATALOGS)
+
+
+def test_only_the_visible_question_times_out_and_only_once_its_time_is_known() -> None:
+    sent = ENGINE.start("course_eval", language="so", variables={"name": "Amina"})
+    assert sent.state.top is not None and sent.state.top.asked_at is None
+    assert ENGINE.due_at(sent.state) is None  # not stored yet: no time, no timeout
+    stored = sent.state.asked(NOW)
+    assert ENGINE.due_at(stored) == NOW + timedelta(hours=24)
+    assert State.from_dict(stored.to_dict()) == stored
+    # /language over the open survey: the picker has no timeout, so nothing is due until it is answered.
+    over = ENGINE.start("language", language="so", variables={"name": "Amina"}, over=stored, now=NOW + timedelta(hours=1))
+    assert ENGINE.due_at(over.state) is None
+    unchanged = ENGINE.time_out(over.state, NOW + timedelta(days=3), language="so", variables={"name": "Amina"})
+    assert (unchanged.state, unchanged.messages, unchanged.events) == (over.state, (), ())
+    # The picker answered: the survey's question is asked again, and its day counts from then.
+    later = NOW + timedelta(hours=2)
+    back = ENGINE.resume(over.state, Press("s:language:pick:so"), language="so", variables={"name": "Amina"}, now=later)
+    assert back.state.step == "overall" and ENGINE.due_at(back.state) == later + timedelta(hours=24)
+
+
+def test_a_stored_asking_time_that_cannot_be_read_is_no_timeout() -> None:
+    raw = {"runs": [{"flow": "course_eval", "version": 1, "step": "overall", "data": {}, "asked_at": "yesterday"}]}
+    assert ENGINE.due_at(State.from_dict(raw)) is None
+    naive = {"runs": [{**raw["runs"][0], "asked_at": "2027-01-19T10:00:00"}]}  # no offset: which 10:00?
+    assert ENGINE.due_at(State.from_dict(naive)) is None
