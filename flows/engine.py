@@ -335,12 +335,18 @@ class Engine:
         assert step.timeout is not None and run.asked_at is not None
         return run.asked_at + step.timeout.after
 
-    def time_out(self, state: State, now: datetime, *, language: str | None, variables: Mapping[str, Any] = {}) -> Sprint:
+    def time_out(
+        self, state: State, now: datetime, *, language: str | None, variables: Mapping[str, Any] = {}, asked_when_stored: bool = False
+    ) -> Sprint:
         """No answer in time: the timeout's next step is entered (a nudge, asked at `now`), or the run
-        ends recording the timeout's event. Before it is due (or with no timeout) nothing changes."""
+        ends recording the timeout's event. Before it is due (or with no timeout) nothing changes.
+
+        With `asked_when_stored`, the nudge's asking time is left to the one who stores the state
+        (``State.asked``): the outbox stores it once the nudge has gone out, which may be later than `now`.
+        """
         state = self._known(state)
         due = self.due_at(state)
-        sprint = _Sprint(self, language, state.runs[:-1], variables, now)
+        sprint = _Sprint(self, language, state.runs[:-1], variables, None if asked_when_stored else now)
         if due is None or due > now:
             sprint.top = state.top
             return sprint.result()

@@ -86,13 +86,17 @@ async def test_no_answer_gets_the_reminder_once_then_unanswered(harness: BotHarn
     await hassan.press(t("ar", "😄 Bra"))
     await hassan.wait_for(lambda: said(hassan, "ar", "useful") == 1, WAIT, "Hassan's second question")
     await harness.settle()
+    harness.clock.advance(timedelta(hours=1))  # the sender was down for an hour
     assert await sender.tick() == 2
     for user, code in ((amina, "so"), (sara, "sv")):
         await user.wait_for(lambda user=user, code=code: said(user, code, "reminder") == 1, WAIT, f"the reminder in {code}")
     assert said(hassan, "ar", "reminder") == 0
     assert await timeout_rows(harness) == [(a, OutboxStatus.SENT), (s, OutboxStatus.SENT), (h, OutboxStatus.CANCELLED)]
     assert await sender.tick() == 0
-    await time_out_due(harness.stegvis)  # the reminder is the open question now, asked just now
+    # The reminder is the open question now, asked when it went out: its day counts from then.
+    reminded = State.from_dict((await harness.conversation(s)).data)
+    assert reminded.step == "reminder" and harness.stegvis.engine.due_at(reminded) == harness.clock.now() + timedelta(hours=24)
+    await time_out_due(harness.stegvis)
     assert len(await timeout_rows(harness)) == 3
 
     # Amina answers the reminder and the rest: her answer is the first question's.
@@ -105,7 +109,10 @@ async def test_no_answer_gets_the_reminder_once_then_unanswered(harness: BotHarn
 
     # Another day: Sara never answered the reminder either. Recorded unanswered, nothing sent.
     before = len(sara.messages)
-    harness.clock.advance(timedelta(hours=24))
+    harness.clock.advance(timedelta(hours=23, minutes=59))
+    await time_out_due(harness.stegvis)
+    assert len(await timeout_rows(harness)) == 3
+    harness.clock.advance(timedelta(minutes=1))
     await time_out_due(harness.stegvis)
     assert await timeout_rows(harness) == [(a, OutboxStatus.SENT), (s, OutboxStatus.SENT), (h, OutboxStatus.CANCELLED), (s, OutboxStatus.PENDING)]
     assert await sender.tick() == 1

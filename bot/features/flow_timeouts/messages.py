@@ -95,13 +95,15 @@ class TimeoutMessage:
         participant = addressee.participant
         assert participant is not None, "a timeout goes to a participant"
         state = State.from_dict(participant.conversation)
-        # The row is due when the sender takes it (quiet hours move its due time on): the nudge
-        # counts as asked then, and its own timeout from then on.
+        # The sender takes a row once it is due (quiet hours move its due time on), and checked
+        # just before that the question is still the one the row was planned for.
         when = row.due_at if row.due_at.tzinfo is not None else row.due_at.replace(tzinfo=UTC)
         due = self.engine.due_at(state)
         if due is not None and due > when:
             when = due  # planned a moment early by a clock that runs ahead: not before its time
-        return self.engine.time_out(state, when, language=addressee.language_code, variables={"name": participant.name})
+        # The nudge counts as asked when the sender stores it as sent (Conversations.add_sprint),
+        # so its own timeout runs from when it really went out, even after a long outage.
+        return self.engine.time_out(state, when, language=addressee.language_code, variables={"name": participant.name}, asked_when_stored=True)
 
     def sent_event(self, row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any] | None:
         payload = row.payload or {}
