@@ -162,3 +162,50 @@ def test_a_stored_asking_time_that_cannot_be_read_is_no_timeout() -> None:
     assert ENGINE.due_at(State.from_dict(raw)) is None
     naive = {"runs": [{**raw["runs"][0], "asked_at": "2027-01-19T10:00:00"}]}  # no offset: which 10:00?
     assert ENGINE.due_at(State.from_dict(naive)) is None
+
+
+# --- planning on SQLite and PostgreSQL (no bot) --------------------------------------------------
+
+
+async def test_planning_once_per_question_and_withdrawn_once_it_moved_on(database) -> None:
+    from bot.features.flow_timeouts.messages import ConversationTimeouts
+    from storage import repositories as repo
+    from storage.models import ParticipantStatus
+
+    async with database.sessions.begin() as session:
+        caseworker = await repo.add_caseworker(session, "Karin", "karin@example.se", now=NOW)
+        ids = []
+        for name, status in (("Amina", ParticipantStatus.ACTIVE), ("Sara", ParticipantStatus.ACTIVE), ("Dawit", ParticipantStatus.STOPPED)):
+            participant = await repo.add_participant(session, name, caseworker.id, language="so", now=NOW)
+            participant.status = status
+            ids.append(participant.id)
+        await session.flush()
+        asked = ENGINE.start("course_eval", language="so", variables={"name": "x"}).state.asked(NOW)
+        for pid in ids:
+            await repo.save_conversation(session, pid, asked.flow, asked.step, asked.to_dict(), now=NOW)
+    amina, sara, dawit = ids
+    due = NOW + timedelta(hours=24)
+    async with database.sessions.begin() as session:
+        assert await plan_timeouts(session, ENGINE, due - timedelta(seconds=1)) == 0  # not yet
+        assert await plan_timeouts(session, ENGINE, due) == 2  # not Dawit: he said /stop
+        assert await plan_timeouts(session, ENGINE, due + timedelta(minutes=5)) == 0  # the same questions
+    async with database.sessions.begin() as session:
+        rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.composer == TIMEOUT_MESSAGE).order_by(OutboxMessage.id))).scalars().all()
+        assert [(r.recipient_id, r.due_at, r.payload["step"], r.status) for r in rows] == [(amina, due, "overall", OutboxStatus.PENDING), (sara, due, "overall", OutboxStatus.PENDING)]
+        assert not any(r.payload.get("ignore_quiet_hours") for r in rows)  # a reminder is a message: quiet hours hold it
+        # Sara answers: her row is stale; the housekeeping withdraws it, Amina's stays.
+        answered = ENGINE.resume(asked, Press("s:course_eval:overall:good"), language="so", variables={"name": "x"}).state.asked(due)
+        await repo.save_conversation(session, sara, answered.flow, answered.step, answered.to_dict(), now=due)
+    async with database.sessions.begin() as session:
+        assert await ConversationTimeouts().withdraw_stale(session, due) == 1
+    async with database.sessions() as session:
+        statuses = dict((await session.execute(select(OutboxMessage.recipient_id, OutboxMessage.status).where(OutboxMessage.composer == TIMEOUT_MESSAGE))).all())
+    assert statuses == {amina: OutboxStatus.PENDING, sara: OutboxStatus.CANCELLED}
+    # Amina's reminder went out and she never answered: the row that ends it sends nothing, so
+    # quiet hours do not hold it.
+    reminded = ENGINE.time_out(asked, due, language="so", variables={"name": "x"}).state
+    async with database.sessions.begin() as session:
+        await repo.save_conversation(session, amina, reminded.flow, reminded.step, reminded.to_dict(), now=due)
+        assert await plan_timeouts(session, ENGINE, due + timedelta(hours=24)) == 1
+        last = (await session.execute(select(OutboxMessage).where(OutboxMessage.composer == TIMEOUT_MESSAGE).order_by(OutboxMessage.id.desc()))).scalars().first()
+        assert (last.recipient_id, last.payload["step"], last.payload.get("ignore_quiet_hours")) == (amina, "reminder", True)
