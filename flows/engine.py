@@ -23,6 +23,14 @@ every button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every e
 is tied to that one thing: a press whose ref is not the waiting question's is a press on an old
 message. Such a run also keeps the values its texts were filled with, so a question asked again
 (/help, a typed text) reads the same even when the caller no longer knows which thing it was about.
+
+**Timeouts.** Each run records when its question was asked (``Run.asked_at``): the caller gives
+``now``, or the one who stores the state fills it in (``State.asked``); a question asked again
+after /help keeps its time. ``Engine.due_at`` says when the visible question's ``timeout`` is up,
+and ``Engine.time_out`` is what happens then: the nudge step's messages (it waits in its turn),
+or the run ends recording the timeout's event. While a reminder (a timeout's next) is open, a
+press on the question it reminds of, still on screen, answers the reminder when it has the same
+button. Nothing here looks at a clock.
 """
 
 from __future__ import annotations
