@@ -7,8 +7,10 @@ any of these errors is never published. The inspection that follows reports, per
 administrator should look at but that does not stop a flow: a step nobody reaches, a step from
 which the conversation can never finish, texts not yet translated (shown in Swedish until they
 are) or not yet reviewed, a first message that is long for a first message, a button label that
-is long for a phone's width, a reminder (a timeout's next) that never times out itself. Languages are the ones Stegvis offers (``locales.languages``), so a
-new language is inspected without a change here.
+is long for a phone's width, a reminder (a timeout's next) that never times out itself. A
+timeout's way counts like any other for reaching a step and for finishing (its event ends the
+run). Languages are the ones Stegvis offers (``locales.languages``), so a new language is
+inspected without a change here.
 """
 
 from __future__ import annotations
