@@ -448,3 +448,16 @@ def test_timeouts_in_the_inspection_and_the_diagram(tmp_path: Path) -> None:
     drawn = diagram.mermaid(report.flow)
     assert "    ask --> nudge: no answer after 2d" in drawn
     assert "    last --> [*]: no answer after 90m (attendance_unanswered)" in drawn
+
+
+def test_the_preview_shows_a_timeout_once(catalogs: Catalogs) -> None:
+    flow = parse_flow((DEFINITIONS / "course_eval.yaml").read_bytes(), file="course_eval.yaml")
+    ways = transcripts(flow, "sv", catalogs=catalogs)
+    # 3 × 3 × 3 × 2 answered ways, one through the reminder (first answers only), one unanswered.
+    assert len(ways) == 56
+    assert ways[-1][1:] == [
+        "  bot: Hej! Vad tyckte du om kursen?", "       [😄 Bra]  [😐 Okej]  [🙁 Dåligt]", "  (no answer after 24h)",
+        "  bot: En liten påminnelse: vad tyckte du om kursen?", "       [😄 Bra]  [😐 Okej]  [🙁 Dåligt]", "  (no answer after 24h)",
+        "  (recorded: evaluation_unanswered)", "  (the end)",
+    ]
+    assert "  participant: 😄 Bra" in ways[-2] and ways[-2][3] == "  (no answer after 24h)"
