@@ -7,8 +7,10 @@ any of these errors is never published. The inspection that follows reports, per
 administrator should look at but that does not stop a flow: a step nobody reaches, a step from
 which the conversation can never finish, texts not yet translated (shown in Swedish until they
 are) or not yet reviewed, a first message that is long for a first message, a button label that
-is long for a phone's width. Languages are the ones Stegvis offers (``locales.languages``), so a
-new language is inspected without a change here.
+is long for a phone's width, a reminder (a timeout's next) that never times out itself. A
+timeout's way counts like any other for reaching a step and for finishing (its event ends the
+run). Languages are the ones Stegvis offers (``locales.languages``), so a new language is
+inspected without a change here.
 """
 
 from __future__ import annotations
@@ -139,13 +141,17 @@ def _unknown_events(flow: Flow, known: Collection[str] | None) -> list[FlowError
             recorded.append((step.several.event, step.several.line))
         if step.text_input is not None:
             recorded.append((step.text_input.event, step.text_input.line))
+        where = {event_line: f"steps.{step.id}" for event_line in recorded}
+        if step.timeout is not None and step.timeout.event is not None:
+            recorded.append((step.timeout.event, step.timeout.line))
+            where.setdefault((step.timeout.event, step.timeout.line), f"steps.{step.id}.timeout.event")
         for event, line in dict.fromkeys(recorded):
             if event not in allowed:
                 close = difflib.get_close_matches(event, allowed, n=1)
                 guess = f" (did you mean {close[0]!r}?)" if close else ""
                 found.append(
                     FlowError(
-                        flow.file, line, f"steps.{step.id}",
+                        flow.file, line, where[(event, line)],
                         f"unknown event type {event!r}{guess}; a flow records the events Stegvis's features know and the shipped flows record (docs/flows.md)",
                     )
                 )
@@ -205,6 +211,12 @@ def inspect(flow: Flow, translations: Translations) -> list[Note]:
             note(step.line, where, "unreachable: no way from the start (or an entry) leads here")
         elif step.id not in finishing:
             note(step.line, where, "dead end: from here the conversation can never finish (every way leads back to a question)")
+        timeout = step.timeout
+        if timeout is not None and timeout.next is not None and flow.steps[timeout.next].timeout is None:
+            note(
+                timeout.line, f"{where}.timeout",
+                f"the reminder {timeout.next!r} has no timeout of its own: for someone who never answers, the conversation stays open (end it with timeout: {{after: ..., event: ...}})",
+            )
         if step.id in starts and step.say and len(step.say) > FIRST_MESSAGE:
             note(step.say_line or step.line, f"{where}.say", f"the first message is {len(step.say)} characters; a first message over {FIRST_MESSAGE} is read by few")
         for line, msgid, kind in _texts(step):
@@ -246,8 +258,8 @@ def _reachable(flow: Flow) -> set[str]:
 
 def _finishes_here(step: Step) -> bool:
     """Whether some answer of `step` (or the step itself) ends the flow."""
-    if step.end:
-        return True
+    if step.end or (step.timeout is not None and step.timeout.event is not None):
+        return True  # a timeout with an event ends the run too
     if step.language_picker:
         return step.next is None
     if step.several is not None:
@@ -286,5 +298,7 @@ def known_event_types(handled: Collection[str], flows: Mapping[str, Flow]) -> fr
                 found.add(step.several.event)
             if step.text_input is not None:
                 found.add(step.text_input.event)
+            if step.timeout is not None and step.timeout.event is not None:
+                found.add(step.timeout.event)
     return frozenset(found)
 

@@ -40,6 +40,14 @@ Format 2 (``flows/formats.py`` has the versions and migrates a ``spec: 1`` file 
         say: "Hur känns det?"
         layout: row               # all buttons side by side (short labels: faces, numbers)
         buttons: [...]
+      waiting:
+        say: "..."
+        buttons: [...]
+        timeout: {after: 24h, next: nudge}        # no answer after 24 hours: go to nudge
+      nudge:
+        say: "En liten påminnelse: ..."
+        buttons: [...]
+        timeout: {after: 24h, event: unanswered}  # still none: end the run, recording that event
 
 A step is exactly one of: ``buttons`` (wait for a press), ``several`` with ``buttons`` (each press
 toggles a choice, shown checked; a *Done* button ends the step with one event carrying the list
@@ -53,6 +61,12 @@ state keeps other things under them. A step's ``next`` may be a list of conditio
 answers (``if: {step: answer}`` or ``if: {step: [answer, answer]}``), the last without ``if``; a
 condition names a step that asks a choice and is answered before, and one of its answers.
 
+A step that waits may have a ``timeout``: ``after`` a duration (``90m``, ``24h``, ``2d``; at most
+``30d``) without an answer, the conversation goes to the step ``next`` (a nudge: its messages are
+sent, and it waits for an answer in its turn), or the run ends recording ``event`` (such as
+``course_unanswered``). Timeouts must not go round for ever (a nudge whose timeout leads back to
+the question): a chain of timeouts ends with an ``event``, or at a step without one.
+
 Every button's callback data (``s:<flow>:<step>:<button>:<ref>``) must fit Telegram's 64 bytes.
 The checks that need the catalogs (a message's length in every language) and the softer
 inspection are in ``flows/check.py``.
@@ -64,6 +78,7 @@ import difflib
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import timedelta
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -92,6 +107,11 @@ MAX_CALLBACK = 64  # bytes of callback data Telegram keeps with a button
 MAX_REF = 11  # the longest ref a run may carry at the end of its callback data (flows.engine)
 EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # event types are stored, never sent: they may be longer
 PAYLOAD_VALUE = (str, int, float, bool)
+# A timeout's `after`: a whole number and a unit. Minutes for tests and short pilots; a month of
+# silence is no longer an answer being late, so longer is refused.
+DURATION = re.compile(r"^([1-9][0-9]{0,4})(m|h|d)$")
+DURATION_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+MAX_TIMEOUT = timedelta(days=30)
 # Keys of a conversation's state data besides the answers stored under each step's name.
 STATE_KEYS = frozenset({"ref", "variables"})
 
@@ -137,6 +157,17 @@ class Several:
 
 
 @dataclass(frozen=True)
+class Timeout:
+    """No answer `after` this long: go to the step `next` (a nudge), or end the run recording `event`."""
+
+    after: timedelta
+    text: str  # as written in the file (24h), for diagrams and messages
+    next: str | None
+    event: str | None
+    line: int
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     say: str | None
@@ -151,6 +182,7 @@ class Step:
     layout: str = "column"  # "row": every button side by side
     event: str | None = None  # the event its answers record unless a button names its own
     branches: tuple[Branch, ...] = ()  # a next that depends on earlier answers (then next is None)
+    timeout: Timeout | None = None  # what happens when a waiting step gets no answer in time
 
     @property
     def waits(self) -> bool:
@@ -166,6 +198,18 @@ class Step:
     @property
     def targets(self) -> list[str]:
         """Every step this one can lead to, in the order of the file."""
+        found = [b.next for b in self.buttons if b.next]
+        found += [b.go for b in self.branches]
+        for target in (self.next, self.several.next if self.several else None, self.text_input.next if self.text_input else None):
+            if target:
+                found.append(target)
+        if self.timeout is not None and self.timeout.next:
+            found.append(self.timeout.next)
+        return list(dict.fromkeys(found))
+
+    @property
+    def answered_targets(self) -> list[str]:
+        """The steps this one leads to once answered (a timeout's next is reached without an answer)."""
         found = [b.next for b in self.buttons if b.next]
         found += [b.go for b in self.branches]
         for target in (self.next, self.several.next if self.several else None, self.text_input.next if self.text_input else None):
@@ -414,6 +458,7 @@ class _Checker:
         start = self.target(top["start"], "start")
         entries = self.entries(top["entries"], start) if "entries" in top else ()
         self.no_silent_loops(steps)
+        self.timeouts_end(steps)
         self.conditions_can_hold(steps, start, entries)
         self.callback_data_fits(flow_id, steps)
         return Flow(flow_id, start, steps, variables, self.file, entries, format=written)
@@ -506,7 +551,7 @@ class _Checker:
 
     def step(self, step_id: str, node: _Node, variables: frozenset[str], line: int) -> Step:
         where = f"steps.{step_id}"
-        fields = self.mapping(node, where, {"say", "buttons", "several", "text_input", "language_picker", "layout", "next", "end", "event"}, set(), line)
+        fields = self.mapping(node, where, {"say", "buttons", "several", "text_input", "language_picker", "layout", "next", "end", "event", "timeout"}, set(), line)
         kinds = [kind for kind in ("buttons", "several", "text_input", "language_picker", "next", "end") if kind in fields]
         if kinds == ["language_picker", "next"]:
             kinds = ["language_picker"]  # the picker waits, then goes on to next
@@ -553,7 +598,35 @@ class _Checker:
                 next_step = self.target(fields["next"], f"{where}.next")
             self.next_lines[step_id] = fields["next"].line
         say_line = fields["say"].line if "say" in fields else line
-        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input, several, layout, step_event, branches)
+        timeout = None
+        if "timeout" in fields:
+            if kinds[0] not in ("buttons", "several", "text_input", "language_picker"):
+                raise self.fail(fields["timeout"], f"{where}.timeout", "only a step that waits for an answer has a timeout (this one goes on at once)")
+            timeout = self.timeout(fields["timeout"], f"{where}.timeout", node.key_lines["timeout"], step_id)
+        return Step(step_id, say, buttons, "language_picker" in fields, next_step, "end" in fields, line, say_line, text_input, several, layout, step_event, branches, timeout)
+
+    def timeout(self, node: _Node, where: str, line: int, step_id: str) -> Timeout:
+        fields = self.mapping(node, where, {"after", "next", "event"}, {"after"}, line)
+        after = fields["after"]
+        rule = "a whole number and m, h or d, such as 90m, 24h or 2d"
+        text = after.value if isinstance(after.value, str) else None
+        match = DURATION.match(text.strip()) if text is not None else None
+        if match is None:
+            if isinstance(after.value, (int, float)) and not isinstance(after.value, bool):
+                shown = f"the number {after.value} (write the unit after it: {after.value}h)"
+            else:
+                shown = repr(after.value) if isinstance(after.value, str) else _kind(after.value)
+            raise self.fail(after, f"{where}.after", f"must be a duration ({rule}), not {shown}")
+        duration = int(match.group(1)) * DURATION_UNITS[match.group(2)]
+        if duration > MAX_TIMEOUT:
+            raise self.fail(after, f"{where}.after", f"{text.strip()} is longer than {MAX_TIMEOUT.days}d; a timeout waits at most {MAX_TIMEOUT.days} days")
+        if ("next" in fields) == ("event" in fields):
+            raise FlowError(self.file, line, where, "needs exactly one of next (the step to go to, such as a reminder) or event (the run ends recording it, such as unanswered)")
+        next_step = self.target(fields["next"], f"{where}.next") if "next" in fields else None
+        if next_step == step_id:
+            raise self.fail(fields["next"], f"{where}.next", "leads back to the same step: it would be asked again for ever; go to a reminder step, or end with event")
+        event = self.event(fields["event"], f"{where}.event") if "event" in fields else None
+        return Timeout(duration, text.strip(), next_step, event, line)
 
     def several(self, node: _Node, where: str, line: int) -> Several:
         fields = self.mapping(node, where, {"event", "key", "next", "done"}, {"event", "done"}, line)
@@ -637,6 +710,39 @@ class _Checker:
             buttons.append(Button(button_id, label, next_step, event, payload, fields["label"].line))
         return tuple(buttons)
 
+    def timeouts_end(self, steps: dict[str, Step]) -> None:
+        # A chain of timeouts that comes back to where it started (perhaps through steps that say
+        # something and go on) would nudge someone who never answers for ever: it must end with an
+        # event, or at a question without a timeout.
+        def questions_after(name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+            """The waiting steps a timeout's next leads to without an answer (through steps that go on)."""
+            step = steps[name]
+            if step.waits:
+                return {name}
+            if name in seen:  # a silent loop: no_silent_loops has refused it already
+                return set()
+            found: set[str] = set()
+            for target in step.targets:
+                found |= questions_after(target, seen | {name})
+            return found
+
+        def walk(name: str, path: list[str]) -> None:
+            step = steps[name]
+            if step.timeout is None or step.timeout.next is None:
+                return
+            if name in path:
+                loop = path[path.index(name):] + [name]
+                raise FlowError(
+                    self.file, steps[loop[0]].timeout.line, f"steps.{loop[0]}.timeout",  # type: ignore[union-attr]
+                    f"the timeouts of {' -> '.join(loop)} go round for ever when nobody answers; "
+                    "end the last one with event (such as unanswered) instead of next",
+                )
+            for question in sorted(questions_after(step.timeout.next)):
+                walk(question, [*path, name])
+
+        for first in steps:
+            walk(first, [])
+
     def no_silent_loops(self, steps: dict[str, Step]) -> None:
         # A loop of steps that never wait would send messages for ever; the answers do not change
         # while nothing is asked, so a loop through a condition, once taken, never ends either.
@@ -671,10 +777,14 @@ def _answered_before(steps: dict[str, Step], starts: tuple[str, ...]) -> dict[st
         name = queue.pop()
         step = steps[name]
         carried = (before[name] or set()) | ({name} if step.waits else set())
-        for target in step.targets:
+        unanswered = before[name] or set()  # a timeout's next is reached without this step's answer
+        ways = [(target, carried) for target in step.answered_targets]
+        if step.timeout is not None and step.timeout.next:
+            ways.append((step.timeout.next, unanswered))
+        for target, given in ways:
             known = before[target]
-            if known is None or not carried <= known:
-                before[target] = carried | (known or set())
+            if known is None or not given <= known:
+                before[target] = given | (known or set())
                 queue.append(target)
     return {name: found or set() for name, found in before.items()}
 

@@ -23,13 +23,22 @@ every button's callback data (``s:<flow>:<step>:<option>:<ref>``) and on every e
 is tied to that one thing: a press whose ref is not the waiting question's is a press on an old
 message. Such a run also keeps the values its texts were filled with, so a question asked again
 (/help, a typed text) reads the same even when the caller no longer knows which thing it was about.
+
+**Timeouts.** Each run records when its question was asked (``Run.asked_at``): the caller gives
+``now``, or the one who stores the state fills it in (``State.asked``); a question asked again
+after /help keeps its time. ``Engine.due_at`` says when the visible question's ``timeout`` is up,
+and ``Engine.time_out`` is what happens then: the nudge step's messages (it waits in its turn),
+or the run ends recording the timeout's event. While a reminder (a timeout's next) is open, a
+press on the question it reminds of, still on screen, answers the reminder when it has the same
+button. Nothing here looks at a clock.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from flows.definition import DONE, MAX_REF, Flow, Step
@@ -87,6 +96,9 @@ class Run:
     data: dict[str, Any] = field(default_factory=dict)
     # When this run ends, the run below it is asked again (repeat) or left on screen (quiet).
     then: Then = REPEAT
+    # When the step it waits on was asked (an aware datetime); None until the caller or the one who
+    # stores the state says (State.asked).
+    asked_at: datetime | None = None
 
     @property
     def ref(self) -> str | None:
@@ -97,13 +109,29 @@ class Run:
         raw: dict[str, Any] = {"flow": self.flow, "version": self.version, "step": self.step, "data": dict(self.data)}
         if self.then != REPEAT:
             raw["then"] = self.then
+        if self.asked_at is not None:
+            raw["asked_at"] = self.asked_at.isoformat()
         return raw
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Run:
         then = raw.get("then", REPEAT)
         version = raw.get("version")
-        return cls(str(raw["flow"]), version if type(version) is int else 0, str(raw["step"]), dict(raw.get("data") or {}), QUIET if then == QUIET else REPEAT)
+        return cls(
+            str(raw["flow"]), version if type(version) is int else 0, str(raw["step"]), dict(raw.get("data") or {}),
+            QUIET if then == QUIET else REPEAT, _moment(raw.get("asked_at")),
+        )
+
+
+def _moment(raw: Any) -> datetime | None:
+    """An asked_at as stored (ISO text with its offset); anything else is read as not known."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 @dataclass(frozen=True)
@@ -131,6 +159,13 @@ class State:
     @property
     def ref(self) -> str | None:
         return self.runs[-1].ref if self.runs else None
+
+    def asked(self, now: datetime) -> State:
+        """The state with `now` as the time each run's question was asked, where no one said yet:
+        the one who stores a state calls this, so every stored question has its time."""
+        if all(run.asked_at is not None for run in self.runs):
+            return self
+        return State(tuple(run if run.asked_at is not None else replace(run, asked_at=now) for run in self.runs))
 
     def without(self, drop: Callable[[Run], bool]) -> State:
         """The state without the runs `drop` says go (their questions are over); nothing is asked again."""
@@ -238,6 +273,7 @@ class Engine:
         at: str | None = None,
         ref: str | None = None,
         over: State = IDLE,
+        now: datetime | None = None,
     ) -> Sprint:
         """Start a flow at its start (or at the step `at`); `ref` ties the run to one thing.
 
@@ -247,17 +283,17 @@ class Engine:
         flow = self.flows[flow_id]
         if ref is not None and not REF.fullmatch(ref):
             raise ValueError(f"ref {ref!r} must be 1-{MAX_REF} characters of A-Z a-z 0-9 _ . - (it goes into Telegram's 64 bytes of callback data)")
-        sprint = _Sprint(self, language, over.runs, variables)
+        sprint = _Sprint(self, language, over.runs, variables, now)
         walk = _Walk(sprint, flow, variables, {REF_KEY: ref} if ref is not None else {}, REPEAT)
         walk.enter(at or flow.start)
         return sprint.result()
 
-    def resume(self, state: State, given: Input, *, language: str | None, variables: Mapping[str, Any] = {}) -> Sprint:
+    def resume(self, state: State, given: Input, *, language: str | None, variables: Mapping[str, Any] = {}, now: datetime | None = None) -> Sprint:
         """The participant's press, text or media, given to the run it is for."""
         state = self._known(state)
         if isinstance(given, Press):
-            return self._press(state, given.data, language, variables)
-        sprint = _Sprint(self, language, state.runs[:-1], variables)
+            return self._press(state, given.data, language, variables, now)
+        sprint = _Sprint(self, language, state.runs[:-1], variables, now)
         walk = self._walk_top(sprint, state, variables)
         if walk is None:
             sprint.idle_input(given)
@@ -298,7 +334,52 @@ class Engine:
             walk.ask(walk.step)
         return sprint.result()
 
+    def due_at(self, state: State) -> datetime | None:
+        """When the question the participant sees times out: its step's timeout after it was asked (None: never)."""
+        found = self._timeout_of(self._known(state))
+        if found is None:
+            return None
+        run, step = found
+        assert step.timeout is not None and run.asked_at is not None
+        return run.asked_at + step.timeout.after
+
+    def time_out(
+        self, state: State, now: datetime, *, language: str | None, variables: Mapping[str, Any] = {}, asked_when_stored: bool = False
+    ) -> Sprint:
+        """No answer in time: the timeout's next step is entered (a nudge, asked at `now`), or the run
+        ends recording the timeout's event. Before it is due (or with no timeout) nothing changes.
+
+        With `asked_when_stored`, the nudge's asking time is left to the one who stores the state
+        (``State.asked``): the outbox stores it once the nudge has gone out, which may be later than `now`.
+        """
+        state = self._known(state)
+        due = self.due_at(state)
+        sprint = _Sprint(self, language, state.runs[:-1], variables, None if asked_when_stored else now)
+        if due is None or due > now:
+            sprint.top = state.top
+            return sprint.result()
+        walk = self._walk_top(sprint, state, variables)
+        assert walk is not None and walk.step.timeout is not None
+        timeout = walk.step.timeout
+        if timeout.next is not None:
+            walk.enter(timeout.next)
+        else:
+            assert timeout.event is not None
+            walk.emit(timeout.event, {"flow": walk.flow.id, "after": timeout.text}, walk.step.id)
+            sprint.finished(walk.then)
+        return sprint.result()
+
     # ---------------------------------------------------------------------------------------
+
+    def _timeout_of(self, state: State) -> tuple[Run, Step] | None:
+        top = state.top
+        if top is None or top.asked_at is None:
+            return None
+        flow = self.flow_of(top)
+        step = flow.steps.get(top.step) if flow is not None else None
+        if step is None or step.timeout is None:
+            return None
+        return top, step
 
     def _known(self, state: State) -> State:
         # A flow or step renamed or removed by an edit: that run is over, as if answered.
@@ -317,9 +398,10 @@ class Engine:
         walk = _Walk(sprint, flow, variables, top.data, top.then, version=flow.version)
         walk.step = flow.steps[top.step]
         walk.waiting = True
+        walk.asked_at = top.asked_at
         return walk
 
-    def _press(self, state: State, data: str, language: str | None, variables: Mapping[str, Any]) -> Sprint:
+    def _press(self, state: State, data: str, language: str | None, variables: Mapping[str, Any], now: datetime | None = None) -> Sprint:
         address = ButtonAddress.parse(data)
         # The run the button belongs to: the top one, or one further down (its question is
         # answered, and what was asked over it is dropped).
@@ -328,7 +410,7 @@ class Engine:
             if address is not None and (run.flow, run.step, run.ref) == (address.flow, address.step, address.ref):
                 state = State(state.runs[: depth + 1])
                 break
-        sprint = _Sprint(self, language, state.runs[:-1], variables)
+        sprint = _Sprint(self, language, state.runs[:-1], variables, now)
         walk = self._walk_top(sprint, state, variables)
         if walk is None:
             sprint.refuse(None, self._stale_or_forged(address))
@@ -345,8 +427,9 @@ class Engine:
 class _Sprint:
     """One input's answer in the making: the messages and events of every run it walks."""
 
-    def __init__(self, engine: Engine, language: str | None, below: tuple[Run, ...], variables: Mapping[str, Any]):
+    def __init__(self, engine: Engine, language: str | None, below: tuple[Run, ...], variables: Mapping[str, Any], now: datetime | None = None):
         self.engine, self.language = engine, language
+        self.now = now  # when the questions of this sprint are asked (None: the one who stores it says)
         self.below = below  # the runs under the one being walked
         self.variables = variables  # the caller's values, for runs without a ref of their own
         self.top: Run | None = None  # the walked run, while it waits
@@ -380,6 +463,7 @@ class _Sprint:
         # The caller's values are about the run that ended; a run with a ref has its own.
         walk = self.engine._walk_top(self, State((below,)), {} if below.ref is not None else self.variables)
         assert walk is not None
+        walk.asked_at = self.now  # asked again as a new message: its timeout counts from now
         walk.ask(walk.step)
 
     def refuse(self, walk: _Walk | None, notice: str) -> None:
@@ -412,6 +496,7 @@ class _Walk:
         self.data = dict(data)
         self.step: Step = flow.steps[flow.start]
         self.waiting = False
+        self.asked_at: datetime | None = None  # when self.step was asked
         ref = self.data.get(REF_KEY)
         self.ref = ref if isinstance(ref, str) else None
         kept = self.data.get(VARIABLES_KEY) if self.ref is not None else None
@@ -428,7 +513,7 @@ class _Walk:
         return self.sprint.texts
 
     def run(self) -> Run:
-        return Run(self.flow.id, self.version, self.step.id, dict(self.data), self.then)
+        return Run(self.flow.id, self.version, self.step.id, dict(self.data), self.then, self.asked_at)
 
     def emit(self, type: str, payload: dict[str, Any], step: str | None) -> None:
         self.sprint.events.append(FlowEvent(type, payload, self.flow.id, step, self.ref))
@@ -448,6 +533,7 @@ class _Walk:
             self.step = step
             if step.waits:
                 self.waiting = True
+                self.asked_at = self.sprint.now  # a new question: its timeout counts from now
                 self.sprint.top = self.run()
                 self.ask(step)
                 return
@@ -507,6 +593,8 @@ class _Walk:
         step = self.step
         if address is None:
             return self.sprint.refuse(self, BROKEN)
+        if self.reminds_of(address):
+            address = ButtonAddress(address.flow, step.id, address.option, address.ref)
         if (address.flow, address.step) != (self.flow.id, step.id):
             return self.sprint.refuse(self, self.sprint.engine._stale_or_forged(address))
         if address.ref != self.ref:
@@ -529,6 +617,16 @@ class _Walk:
         self.sprint.chosen = self.texts.gettext(button.label)
         self.emit(button.event, {"answer": button.id, **button.payload}, step.id)
         self.answered(step, button.id, button.next)
+
+    def reminds_of(self, address: ButtonAddress) -> bool:
+        """Whether the press is on the question the open step reminds of (its timeout led here) and
+        this step has the same answer: the question still on screen is answered by it, not stale."""
+        step = self.step
+        asked = self.flow.steps.get(address.step) if address.flow == self.flow.id else None
+        return (
+            asked is not None and asked.id != step.id and asked.timeout is not None and asked.timeout.next == step.id
+            and address.ref == self.ref and step.several is None and any(b.id == address.option for b in step.buttons)
+        )
 
     def toggle_or_done(self, step: Step, option: str) -> None:
         several = step.several

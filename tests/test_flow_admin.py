@@ -407,3 +407,57 @@ async def test_the_poller_calls_a_kinds_hooks_at_start_and_when_its_revision_mov
         await session.commit()
     await poller.poll(Running)
     assert calls[3:] == [("translations", 1)]
+
+
+TIMED = """\
+format: 2
+flow: timed
+start: ask
+steps:
+  ask:
+    say: Kommer du?
+    event: attendance
+    buttons:
+      - {id: come, label: Ja}
+    timeout: {after: 2d, next: nudge}
+  nudge:
+    say: En liten påminnelse. Kommer du?
+    event: attendance
+    buttons:
+      - {id: come, label: Ja}
+  last:
+    say: Sista frågan.
+    event: attendance
+    buttons:
+      - {id: come, label: Ja, next: last}
+    timeout: {after: 90m, event: attendance_unanswered}
+"""
+
+
+def test_timeouts_in_the_inspection_and_the_diagram(tmp_path: Path) -> None:
+    report = check_flow(TIMED, file="timed.yaml", translations=Translations(tmp_path, list(LANGUAGES)))
+    assert report.ok, report.lines()
+    notes = [str(note) for note in report.notes]
+    # The reminder is reached by waiting (not unreachable); it never times out itself: a note.
+    assert not any("steps.nudge: unreachable" in note for note in notes)
+    assert "timed.yaml:10: steps.ask.timeout: the reminder 'nudge' has no timeout of its own: for someone who never answers, the conversation stays open (end it with timeout: {after: ..., event: ...})" in notes
+    # A question whose only way out is its timeout's event is not a dead end (but nobody reaches it).
+    assert "timed.yaml:16: steps.last: unreachable: no way from the start (or an entry) leads here" in notes
+    assert not any("steps.last: dead end" in note for note in notes)
+    assert report.flow is not None
+    drawn = diagram.mermaid(report.flow)
+    assert "    ask --> nudge: no answer after 2d" in drawn
+    assert "    last --> [*]: no answer after 90m (attendance_unanswered)" in drawn
+
+
+def test_the_preview_shows_a_timeout_once(catalogs: Catalogs) -> None:
+    flow = parse_flow((DEFINITIONS / "course_eval.yaml").read_bytes(), file="course_eval.yaml")
+    ways = transcripts(flow, "sv", catalogs=catalogs)
+    # 3 × 3 × 3 × 2 answered ways, one through the reminder (first answers only), one unanswered.
+    assert len(ways) == 56
+    assert ways[-1][1:] == [
+        "  bot: Hej! Vad tyckte du om kursen?", "       [😄 Bra]  [😐 Okej]  [🙁 Dåligt]", "  (no answer after 24h)",
+        "  bot: En liten påminnelse: vad tyckte du om kursen?", "       [😄 Bra]  [😐 Okej]  [🙁 Dåligt]", "  (no answer after 24h)",
+        "  (recorded: evaluation_unanswered)", "  (the end)",
+    ]
+    assert "  participant: 😄 Bra" in ways[-2] and ways[-2][3] == "  (no answer after 24h)"

@@ -68,6 +68,8 @@ SESSION_REF = question.reference(CALENDAR.id, SESSION_DAY)  # "12d9901"
 # The week the checkin transcripts are about: the ISO week 2027-W03 (Monday 18 January 2027).
 CHECKIN_WEEK = date(2027, 1, 18)
 CHECKIN_REF = checkin_weeks.reference(CHECKIN_WEEK)  # "2027W03"
+# Where the clock of a script with a wait starts: Monday 1 March 2027, 09:00 in Stockholm.
+CLOCK_START = datetime(2027, 3, 1, 9, 0, tzinfo=TZ)
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
 MAX_BUTTONS = 6
 
@@ -90,6 +92,9 @@ MAX_BUTTONS = 6
 #     ["interrupt", f]  Engine.start(f, over=state): a command (/language) over the open question
 #     ["detached", data] Engine.answer_detached: a press on an older message whose thing is still
 #                       open (the caller checked), answered on top of the open question
+#     ["wait", hours]   the clock moves on this many hours, then Engine.time_out (the flow_timeouts
+#                       job); a script with a wait gives every input the clock's now (from CLOCK_START),
+#                       and each step records Engine.due_at of the state it leaves
 # The language handed to the engine is what bot/ hands it: on start the participant's language or
 # else the guess; afterwards the participant's language, which only a language_chosen event changes
 # (bot/conversation.py). Each step of a transcript records it under "input". After the start, the
@@ -438,6 +443,32 @@ SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
                 ["text", "Läraren var bra 🙂"],
             ],
         },
+        # No answer for a day: the reminder, answered; the answer counts as the first question's.
+        # (Nothing happens an hour before the day is up.)
+        "reminded": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["wait", 23],
+                ["wait", 1],
+                ["repeat"],
+                ["press", "s:course_eval:overall:good"],  # the first question's button, still on screen: answers the reminder
+                ["press", "s:course_eval:reminder:okay"],  # the reminder's own, now answered
+                ["press", "s:course_eval:useful:a_lot"],
+                ["press", "s:course_eval:pace:right"],
+                ["press", "s:course_eval:comment:skip"],
+            ],
+        },
+        # No answer to the question nor to the reminder: evaluation_unanswered, and it is over.
+        "unanswered": {
+            "participant": "{lang}",
+            "inputs": [
+                ["start", None],
+                ["wait", 24],
+                ["wait", 24],
+                ["press", "s:course_eval:reminder:good"],
+            ],
+        },
         # The comment skipped; a sticker first.
         "skipped": {
             "participant": "{lang}",
@@ -505,6 +536,8 @@ def record_input(flow: str, item: list[Any], language: str | None, start: dict[s
         return {"repeat": True, "language": language}
     if kind == "interrupt":
         return {"interrupt": item[1], "language": language}
+    if kind == "wait":
+        return {"wait_hours": item[1], "language": language}
     return {kind: item[1], "language": language}
 
 
@@ -552,6 +585,8 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
     state = IDLE
     steps = []
     guess = None  # Telegram's app language, which the bot keeps using until one is chosen
+    clocked = any(raw[0] == "wait" for raw in script["inputs"])
+    now = CLOCK_START if clocked else None
     for number, raw in enumerate(script["inputs"]):
         item = [filled(x) for x in raw]
         state = restarted(state)
@@ -559,7 +594,12 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
         if item[0] == "start":
             guess = item[1]
             language = participant or guess
-            sprint = engine.start(flow, language=language, variables=variables, **start)
+            sprint = engine.start(flow, language=language, variables=variables, now=now, **start)
+        elif item[0] == "wait":
+            assert now is not None
+            now += timedelta(hours=item[1])
+            language = participant or guess
+            sprint = engine.time_out(state, now, language=language, variables=VARIABLES)
         elif item[0] == "repeat":
             language = participant or guess
             sprint = engine.repeat(state, language=language, variables=VARIABLES)
@@ -578,9 +618,13 @@ def transcript(engines: tuple[Engine, ...], flow: str, path: str, code: str) -> 
         else:
             language = participant or guess
             given: Input = {"press": Press, "text": TextInput, "media": MediaInput}[item[0]](item[1])
-            sprint = engine.resume(state, given, language=language, variables=VARIABLES)
+            sprint = engine.resume(state, given, language=language, variables=VARIABLES, now=now)
         check_sprint(engine, sprint)
-        steps.append({"input": record_input(flow, item, language, start), **record(sprint)})
+        timing = {}
+        if clocked:
+            due = engine.due_at(sprint.state)
+            timing = {"now": now.isoformat() if now else None, "due_at": due.isoformat() if due else None}
+        steps.append({"input": record_input(flow, item, language, start), **record(sprint), **timing})
         for event in sprint.events:
             if event.type == "language_chosen":
                 participant = event.payload["language"]

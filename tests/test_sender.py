@@ -282,7 +282,8 @@ async def test_due_reminders_are_delivered_once_and_marked_sent(database: Databa
                 conversation = await repo.load_conversation(session, participant.id)
             assert conversation is not None
             assert (conversation.flow, conversation.step) == (sprint.state.flow, sprint.state.step) == (REMINDER_FLOW, "ask")
-            assert State.from_dict(conversation.data) == sprint.state
+            # ... and says when it was asked: when the sender stored it (a timeout counts from then).
+            assert State.from_dict(conversation.data) == sprint.state.asked(w.clock.now())
         assert w.delivered(later_person.telegram_chat_id) == []
         untouched = await w.row(later.id)
         assert (untouched.status, untouched.attempts, untouched.claimed_by) == (OutboxStatus.PENDING, 0, None)

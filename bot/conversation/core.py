@@ -101,7 +101,8 @@ class Conversations:
             return  # a notice that asks nothing: the open question stays open
         if not sprint.events and sprint.state == stored:
             return  # nothing moved (a repeated question, an idle reply): no write on the hot path
-        changes.conversation = stored_form(sprint.state)
+        # A question the engine was not told the time of was asked now (a step's timeout counts from it).
+        changes.conversation = stored_form(sprint.state.asked(changes.now))
 
     def _payload(self, event: FlowEvent) -> dict[str, Any]:
         """The event's payload as stored: a run's ref becomes what it names (the thing's id and version)."""

@@ -42,6 +42,15 @@ def _describe(step: Step) -> str:
 
 
 def _edges(step: Step) -> list[tuple[str, str]]:
+    edges = _answer_edges(step)
+    if step.timeout is not None:
+        timeout = step.timeout
+        after = f"no answer after {timeout.text}"
+        edges.append((timeout.next, after) if timeout.next else ("[*]", f"{after} ({timeout.event})"))
+    return edges
+
+
+def _answer_edges(step: Step) -> list[tuple[str, str]]:
     edges: list[tuple[str, str]] = []
     end = "[*]"
     if step.several is not None:

@@ -3,12 +3,15 @@
 The flow is walked by the real engine (``flows.engine``) with the real catalogs, taking every
 answer at every question: each button, a several step's first choice and then Done, a typed
 text, the language being previewed at a language picker. A step met a third time on one way
-stops that way (a flow may go round on purpose). ``show_isolates`` writes the invisible
+stops that way (a flow may go round on purpose). A step with a timeout is also left unanswered
+once («no answer after 24h»); after a timeout the way goes on with the first answer to each
+question only, so a reminder shows once rather than doubling the ways. ``show_isolates`` writes the invisible
 right-to-left isolation marks as [FSI] … [PDI], so a translator can see where a value sits.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flows.definition import DONE, Flow
@@ -29,6 +32,7 @@ EXAMPLES = {
     "meaning": "How are you?",
 }
 TYPED = "Jag är sjuk idag."
+START = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)  # the preview's clock: only the time between questions counts
 MARKS = {FSI: "[FSI]", PDI: "[PDI]", "\u2066": "[LRI]", "\u2067": "[RLI]"}
 
 
@@ -55,10 +59,13 @@ def transcripts(flow: Flow, language: str, *, show_isolates: bool = False, catal
             lines.append(f"  (pop-up) {shown(sprint.notice)}")
         return lines
 
-    def walk(sprint: Sprint, lines: list[str], visits: dict[str, int], lang: str | None) -> None:
+    def walk(sprint: Sprint, lines: list[str], visits: dict[str, int], lang: str | None, sampled: bool = False) -> None:
         if len(paths) >= MAX_PATHS:
             return
         lines = [*lines, *told(sprint)]
+        for event in sprint.events:
+            if any(step.timeout is not None and step.timeout.event == event.type for step in flow.steps.values()):
+                lines.append(f"  (recorded: {event.type})")
         state = sprint.state
         top = state.top
         if top is None:
@@ -69,14 +76,19 @@ def transcripts(flow: Flow, language: str, *, show_isolates: bool = False, catal
             return
         visits = {**visits, top.step: visits.get(top.step, 0) + 1}
         step = flow.steps[top.step]
-        for given, label in _answers(flow, step, sprint, language):
-            after = engine.resume(state, given, language=lang, variables=variables)
+        answers = _answers(flow, step, sprint, language)
+        for given, label in answers[:1] if sampled else answers:
+            after = engine.resume(state, given, language=lang, variables=variables, now=START)
             extra = [f"  participant types: {TYPED}"] if isinstance(given, TextInput) else []
             if label == "several":  # Done after one choice: the tick redraw, then the answer
-                after = engine.resume(after.state, Press(_data(flow, step.id, DONE, top.ref)), language=lang, variables=variables)
-            walk(after, [*lines, *extra], visits, after.language)
+                after = engine.resume(after.state, Press(_data(flow, step.id, DONE, top.ref)), language=lang, variables=variables, now=START)
+            walk(after, [*lines, *extra], visits, after.language, sampled)
+        due = engine.due_at(state)
+        if due is not None and step.timeout is not None:
+            after = engine.time_out(state, due, language=lang, variables=variables)
+            walk(after, [*lines, f"  (no answer after {step.timeout.text})"], visits, after.language, True)
 
-    first = engine.start(flow.id, language=language, variables=variables)
+    first = engine.start(flow.id, language=language, variables=variables, now=START)
     walk(first, [f"{flow.id} in {language}:"], {}, first.language)
     for number, path in enumerate(paths, 1):
         path[0] = f"— way {number} of {len(paths)}: {path[0]}"

@@ -212,18 +212,40 @@ class Results:
         }
 
 
+def reminded(flow: Flow) -> dict[str, str]:
+    """Each reminder step (a timeout's next) → the question it reminds of: its answers are that question's."""
+    found: dict[str, str] = {}
+    for step in flow.steps.values():
+        if step.timeout is not None and step.timeout.next is not None and step.timeout.next not in found:
+            found[step.timeout.next] = step.id
+    for name in list(found):  # a reminder of a reminder counts for the first question
+        seen = {name}
+        while found[name] in found and found[name] not in seen:
+            seen.add(found[name])
+            found[name] = found[found[name]]
+    return found
+
+
 def questions_of(flow: Flow) -> list[Question]:
-    return [
-        Question(step.id, step.say or step.id, {b.id: b.label for b in step.buttons}, step.text_input is not None)
-        for step in flow.steps.values()
-        if step.buttons or step.text_input is not None or step.several is not None
-    ]
+    reminders = reminded(flow)
+    asking = [step for step in flow.steps.values() if step.buttons or step.text_input is not None or step.several is not None]
+    questions = []
+    for step in asking:
+        if step.id in reminders:
+            continue
+        labels = {b.id: b.label for b in step.buttons}
+        for other in asking:  # a reminder's own labels, for an answer given to it
+            if reminders.get(other.id) == step.id:
+                labels = {**{b.id: b.label for b in other.buttons}, **labels}
+        questions.append(Question(step.id, step.say or step.id, labels, step.text_input is not None))
+    return questions
 
 
 async def flow_results(session: AsyncSession, actor: Actor, *, flows: Mapping[str, Flow], flow: str) -> Results:
     chosen = _flow(flows, flow)
     questions = questions_of(chosen)
     by_step = {q.step: q for q in questions}
+    reminders = reminded(chosen)
     events = (
         await session.execute(
             select(Event.participant_id, Event.type, Event.step, Event.payload, Event.occurred_at)
@@ -241,6 +263,7 @@ async def flow_results(session: AsyncSession, actor: Actor, *, flows: Mapping[st
             person.sent_at = person.sent_at or at
             continue
         person = people.setdefault(pid, Answers(pid, "", None))
+        step = reminders.get(step, step)
         if type_ == "flow_completed":
             person.finished_at = at
         elif step in by_step:
