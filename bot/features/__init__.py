@@ -27,6 +27,7 @@ FEATURES = (
     "flow_admin",  # owns the `flows` group
     "translations",
     "surveys",  # after flow_admin: it adds `flows start | results` to that group
+    "leaving",  # after participants: it adds `participant end | erase | export` to that group
 )
 
 
