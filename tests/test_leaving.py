@@ -300,6 +300,10 @@ async def test_export_in_each_language(january: Database, code: str) -> None:
     assert f"<h1>{texts.gettext(export.PAGE_TITLE)}</h1>" in page
     assert texts.gettext("Meddelanden med din handläggare") in page and texts.gettext(export.VOICE_NOTE) in page
     assert "<script>" not in page and "&lt;script&gt;" in page  # what people typed is escaped
+    # Stored codes in their words: his status, a check-in's practice and places, his consent.
+    for words in (export.WORDS["status"]["active"], export.WORDS["practice"]["a_lot"], export.WORDS["places"]["sfi"], export.WORDS["answer"]["agreed"], export.WORDS["gender"]["woman"]):
+        assert f"<td>{texts.gettext(words)}" in page, words
+    assert "a_lot" not in page and "<td>active</td>" not in page
     from babel.dates import format_date
 
     assert format_date(date(2027, 1, 5), "d MMMM y", locale=language.babel_locale) in page  # an enrolment's first day, in their locale
@@ -344,6 +348,10 @@ async def test_mydata_the_goodbye_finished_and_then_a_stranger(tmp_path: Path) -
             digest = await build_digest(session, harness.stegvis.settings, caseworker_id=harness.caseworker_id, day=date(2027, 1, 20), now=harness.clock.now())
         [line] = [line for s in digest.sections for line in s.lines if line.kind == "mydata"]
         assert line.participant.id == pid and f"stegvis participant export {pid}" in line.text
+        from bot.features.digest.render import render_telegram, render_text
+
+        assert f"stegvis participant export {pid}" in render_text(digest, harness.stegvis.settings)
+        assert any(f"stegvis participant export {pid}" in m.text for m in render_telegram(digest, harness.stegvis.settings))
 
         await end(harness.database, pid, "work", now=harness.clock.now())
         assert await Sender(harness.stegvis, harness.bot).tick() == 1

@@ -184,12 +184,14 @@ def as_html(export: Export, catalogs: Catalogs, tz: ZoneInfo) -> str:
         if isinstance(value, date):
             return format_date(value, "d MMMM y", locale=locale)
         if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
+            return ", ".join(shown(v, key) for v in value)
         if key == "from":
             return texts.gettext(SENDERS[value])
         if key == "text" and value in _OUR_TEXTS:
             return texts.gettext(value)  # a quick reply or "a voice note": our words, in their language
-        return str(getattr(value, "value", value))
+        code = str(getattr(value, "value", value))
+        word = WORDS.get(key, {}).get(code)
+        return texts.gettext(word) if word is not None else code
 
     sections = [
         {"title": texts.gettext(s.title), "columns": [texts.gettext(c.title) for c in s.columns],
@@ -203,5 +205,23 @@ def as_html(export: Export, catalogs: Catalogs, tz: ZoneInfo) -> str:
     )
 
 
+# The codes stored in the columns, as the participant reads them. The button labels are the flows'
+# own msgids (already translated); the others are this feature's. A code not here is shown as it is.
+WORDS: dict[str, dict[str, str]] = {
+    "status": {
+        "invited": N_("Inbjuden"), "active": N_("Med i Stegvis"), "stopped": N_("Har stoppat meddelanden"),
+        "unreachable": N_("Går inte att nå"), "finished": N_("Har slutat"), "booked": N_("Bokad"), "cancelled": N_("Inställd"),
+    },
+    "finish_reason": {
+        "work": N_("Arbete"), "studies": N_("Studier"), "other_programme": N_("Ett annat program"), "moved": N_("Flyttat"), "other": N_("Något annat"),
+    },
+    "gender": {"woman": N_("Kvinna"), "man": N_("Man"), "other": N_("Annat"), "unknown": N_("Okänt")},
+    "answer": {
+        "agreed": N_("Ja, jag godkänner"), "declined": N_("Nej"), "coming": N_("Jag kommer"), "cant_come": N_("Jag kan inte komma"),
+        "new_time": N_("Jag behöver en annan tid"), "unanswered": N_("Inget svar"),
+    },
+    "practice": {"a_lot": N_("Mycket"), "a_little": N_("Lite"), "not_this_week": N_("Inte den här veckan")},
+    "places": {"sfi": N_("SFI"), "language_cafe": N_("Språkcafé"), "work": N_("På jobbet eller praktiken"), "home": N_("Hemma"), "friends": N_("Med vänner")},
+}
 _OUR_TEXTS = frozenset({VOICE_NOTE, *QUICK_REPLIES.values()})
 SENDERS = {"you": YOU, "caseworker": CASEWORKER}
