@@ -2,7 +2,7 @@
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python bench/erasure.py [--participants 5000] [--runs 5]
+    PYTHONPATH=. .venv/bin/python bench/erasure.py [--participants 2000] [--runs 5]
 
 What it measures: `bot.features.leaving.services.erase_participant` with ``confirm=True`` and
 its commit (the steps of ``bot/features/leaving/erasure.py``: the de-identified row, the moves of
@@ -104,7 +104,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=5000)
+    parser.add_argument("--participants", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     return asyncio.run(main_async(parser.parse_args()))
 

@@ -24,6 +24,7 @@ from bot.features.leaving import erasure, export, services
 from bot.features.leaving.feature import erase_expired
 from bot.features.leaving.messages import GOODBYE_TEXT, FormerParticipants, GoodbyeMessage
 from bot.features.leaving.router import CONFIRM, FINISHED
+from bot.features.leaving.router import DESCRIPTION as MYDATA
 from bot.features.participants.newcomers import NO_LINK
 from bot.outbox.composers import Addressee
 from bot.outbox.sender import Sender
@@ -33,10 +34,10 @@ from storage import outbox
 from storage.clock import FrozenClock
 from storage.database import Database
 from storage.models import (
-    Appointment, Base, ConsentRecord, Conversation, Enrolment, Event, FinishReason, Invite, OutboxMessage, OutboxStatus, Participant,
+    Appointment, Base, ConsentRecord, Conversation, Enrolment, Event, Invite, OutboxMessage, OutboxStatus, Participant,
     ParticipantStatus, RecipientKind,
 )
-from tests.harness import BotHarness, start_bot
+from tests.harness import start_bot
 from tests.test_reports import HASSAN, JANUARY, NOW, Filler, Month, attendance, checkins, fill_checkins, fill_january
 
 TZ_NAME = "Europe/Stockholm"
@@ -338,6 +339,11 @@ async def test_mydata_the_goodbye_finished_and_then_a_stranger(tmp_path: Path) -
     from bot.features.digest.content import build_digest
 
     async with start_bot(tmp_path, clock=FrozenClock(local(date(2027, 1, 19), 10))) as harness:
+        from aiogram.types import BotCommandScopeAllPrivateChats
+
+        for language in LANGUAGES.values():  # /mydata is in the menu, in every language
+            commands = await harness.bot.get_my_commands(scope=BotCommandScopeAllPrivateChats(), language_code=language.telegram_code)
+            assert [c.description for c in commands if c.command == "mydata"] == [CATALOGS.texts(language.code).gettext(MYDATA)]
         user, pid = await harness.joined("Senait Tesfay", "ti")
         ti = CATALOGS.texts("ti")
         await user.send("/mydata")

@@ -200,8 +200,3 @@ async def run_steps(session: AsyncSession, target: Target, steps: Sequence[Step]
 def covered_tables(steps: Sequence[Step] = STEPS) -> set[str]:
     return {step.table for step in steps} | set(NOTHING_ABOUT_A_PARTICIPANT)
 
-
-def is_erasable(status: Any) -> bool:
-    return str(getattr(status, "value", status)) != ParticipantStatus.ERASED.value
-
-

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.caseworker_messages.messages import QUICK_REPLIES
 from bot.services import Actor, NotFound
-from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs, Texts
+from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs
 from storage.models import Activity, Appointment, Attendance, Caseworker, CheckIn, ConsentRecord, Enrolment, Event, Participant, ParticipantStatus
 
 
