@@ -370,3 +370,14 @@ async def test_mydata_the_goodbye_finished_and_then_a_stranger(tmp_path: Path) -
             await session.commit()
         await user.send("Selam")
         assert (await user.next_reply()).text == CATALOGS.in_all_languages(NO_LINK)  # a stranger: no record, nothing known about them
+
+
+async def test_another_feature_can_add_a_section_to_the_copy(january: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def looked_at(session: Any, pid: int) -> export.Section:
+        return export.Section("access_log", "Vem har tittat på dina uppgifter", (export.Column("who", "Vem"),), (("Karin Lund",),))
+
+    monkeypatch.setattr(export, "EXTRA_SECTIONS", [looked_at])
+    async with january.sessions() as session:
+        found = await export.collect(session, SYSTEM, participant_id=HASSAN, now=NOW)
+    assert found.sections[-1].key == "access_log"
+    assert json.loads(export.as_json(found))["sections"][-1] == {"key": "access_log", "columns": ["who"], "rows": [{"who": "Karin Lund"}]}

@@ -11,6 +11,7 @@ autoescape), since names, places and messages are whatever people typed.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -48,6 +49,11 @@ class Export:
     exported_at: datetime
     sections: tuple[Section, ...]
 
+
+# More sections from other features, appended after these in order: `source(session, participant_id)`
+# returns one `Section` (the access log's "who looked at your data" is meant to go here).
+SectionSource = Callable[[AsyncSession, int], Awaitable[Section]]
+EXTRA_SECTIONS: list[SectionSource] = []
 
 YES, NO = N_("Ja"), N_("Nej")
 YOU, CASEWORKER = N_("Du"), N_("Din handläggare")
@@ -115,6 +121,8 @@ async def collect(session: AsyncSession, actor: Actor, *, participant_id: int, n
             messages.append((at, "caseworker", payload.get("text") if isinstance(payload.get("text"), str) else QUICK_REPLIES.get(payload.get("reply"), payload.get("reply"))))
     sections.append(Section("messages", N_("Meddelanden med din handläggare"), MESSAGES, tuple(messages)))
     sections.append(Section("history", N_("Allt som har hänt"), HISTORY, tuple((at, type_) for type_, at, _payload in events)))
+    for source in EXTRA_SECTIONS:
+        sections.append(await source(session, pid))
     return Export(pid, participant.language if participant.language in LANGUAGES else SOURCE_LANGUAGE, now, tuple(sections))
 
 
