@@ -109,6 +109,9 @@ async def january(database: Database) -> Database:
 
 
 async def test_erasure_leaves_no_trace_and_the_months_reports_are_unchanged(january: Database) -> None:
+    with pytest.raises(Conflict, match="participant 1 is active: end their participation first"):
+        await erase(january, HASSAN)
+    await end(january, HASSAN, "other_programme")
     before = await reports(january)
     assert before[0]["total"]["present"] > 0 and before[1]["total"]["sent"] > 0  # Hassan is in both
     texts = await every_text(january)
@@ -125,9 +128,10 @@ async def test_erasure_leaves_no_trace_and_the_months_reports_are_unchanged(janu
         [pseudonym] = (await session.scalars(select(Participant).where(Participant.status == ParticipantStatus.ERASED))).all()
         assert pseudonym.id < 0 and pseudonym.name == "" and pseudonym.telegram_chat_id is None and pseudonym.language is None
         assert pseudonym.gender == "woman"  # the reports by gender need it
+        assert (pseudonym.finish_reason, pseudonym.finished_on) == ("other_programme", date(2027, 1, 27))  # the funders count it
         kept = (await session.execute(select(Event.type, Event.payload).where(Event.participant_id == pseudonym.id))).all()
-        assert kept and {t for t, _p in kept} == {"activity_report"}
-        assert all(set(p) <= {"activity_id", "date", "coming", "reason"} for _t, p in kept)  # the free text is gone
+        assert kept and {t for t, _p in kept} == {"activity_report", "participant_finished"}
+        assert all(set(p) <= {"activity_id", "date", "coming", "reason"} for _t, p in kept)  # the free text is gone, so is the finish's "was"
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     # Erasing again, or an unknown id, or the pseudonym's id: a clear error, nothing changed.
     snapshot = await every_text(january)
@@ -148,6 +152,7 @@ async def test_without_confirm_erasure_counts_and_changes_nothing(january: Datab
 
 
 async def test_an_erasure_interrupted_midway_erases_nothing(january: Database) -> None:
+    await end(january, HASSAN)
     before = await every_text(january)
 
     async def crash(session: Any, target: Any) -> None:

@@ -128,12 +128,20 @@ class Erasure:
 async def erase_participant(
     session: AsyncSession, actor: Actor, *, participant_id: int, confirm: bool, now: datetime, steps: Sequence[erasure.Step] = erasure.STEPS
 ) -> Erasure:
-    """Erase one participant (or, without `confirm`, count what would be erased and change nothing)."""
+    """Erase one participant who is not active (or, without `confirm`, count what would be erased and
+    change nothing, whatever their status)."""
     participant = await _participant(session, participant_id)
     target = erasure.Target(
         participant_id, 0, participant.caseworker_id, participant.gender, participant.finished_on, participant.finish_reason, now,
     )
     counts = await erasure.count_steps(session, target, steps)
+    if confirm and participant.status == ParticipantStatus.ACTIVE:
+        # Ended first, nothing is on its way to them any more: the sender claims rows only for
+        # active participants, and ending withdraws what was waiting.
+        raise Conflict(
+            f"participant {participant_id} is active: end their participation first (stegvis participant end {participant_id} --reason ...), then erase; nothing changed",
+            field="participant",
+        )
     if confirm:
         target.pseudonym = await erasure.new_pseudonym(session)
         await erasure.run_steps(session, target, steps)
