@@ -332,6 +332,15 @@ def test_export_cli_refuses_an_unwritable_path_and_a_bad_format(tmp_path: Path) 
     assert error_of(stegvis(tmp_path, "participant", "erase", "5", "--json"))["error"].startswith("no participant with id 5 ")
     written = stegvis(tmp_path, "participant", "export", "1", "--output", str(tmp_path / "hassan.html"))
     assert written.returncode == 0 and 'dir="rtl"' in (tmp_path / "hassan.html").read_text(encoding="utf-8")
+    ended = stegvis(tmp_path, "participant", "end", "1", "--reason", "moved", "--json")
+    assert ended.returncode == 0 and json.loads(ended.stdout)["goodbye"] is False  # never joined: no chat to say goodbye in
+    assert "finished" in stegvis(tmp_path, "participant", "list").stdout
+    assert error_of(stegvis(tmp_path, "participant", "invite", "1", "--json"))["error"].startswith("participant 1 has finished the programme")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:  # the link they never used no longer works
+        [(expires,)] = db.execute("SELECT expires_at FROM invites").fetchall()
+        assert expires.startswith("2029-06-01 10:00:00")  # expired at the moment the participation ended (12:00 in Stockholm)
     dry = stegvis(tmp_path, "participant", "erase", "1")
     assert dry.returncode == 0 and dry.stdout.startswith("Would erase participant 1 (nothing changed")
     assert stegvis(tmp_path, "participant", "list").stdout.count("Hassan") == 1

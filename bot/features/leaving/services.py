@@ -26,7 +26,7 @@ from bot.services import Actor, Conflict, InvalidInput, NotFound
 from flows.engine import IDLE
 from storage import outbox
 from storage import repositories as repo
-from storage.models import Conversation, Enrolment, Event, FinishReason, OutboxMessage, OutboxStatus, Participant, ParticipantStatus, RecipientKind
+from storage.models import Conversation, Enrolment, Event, FinishReason, Invite, OutboxMessage, OutboxStatus, Participant, ParticipantStatus, RecipientKind
 
 GOODBYE = "leaving.goodbye"
 FINISHED_EVENT = "participant_finished"
@@ -104,6 +104,11 @@ async def end_participation(session: AsyncSession, actor: Actor, *, participant_
         update(OutboxMessage)
         .where(OutboxMessage.recipient_kind == RecipientKind.PARTICIPANT, OutboxMessage.recipient_id == participant_id, OutboxMessage.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.CANCELLED, last_error="withdrawn: the participation ended")
+        .execution_options(synchronize_session=False)
+    )
+    # A link not used yet stops working: nobody joins a participation that has ended.
+    await session.execute(
+        update(Invite).where(Invite.participant_id == participant_id, Invite.used_at.is_(None), Invite.expires_at > now).values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
     # No question stays open: a press on an old button gets the finished answer, not a flow.
