@@ -256,14 +256,14 @@ def test_the_privacy_notice_says_the_retention_setting() -> None:
         assert "12" not in notice.text and "۱۲" not in notice.text, code
 
 
-async def test_retention_erases_across_the_boundary_day_in_local_time(sqlite_database: Database) -> None:
+async def test_retention_erases_across_the_boundary_day_in_local_time(database: Database) -> None:
     # Today is 16 January 2028 in Stockholm. 12 months + 1 day ago: 15 January 2027; 11 months 30 days ago: 17 January 2027.
     now = local(date(2028, 1, 16), 10)
     f = Filler()
     for pid, name in ((1, "Old Finished"), (2, "New Finished"), (3, "Old Stopped"), (4, "New Stopped"), (5, "Active")):
         f.participant(pid, name, None)
-    await f.write(sqlite_database)
-    async with sqlite_database.sessions() as session:
+    await f.write(database)
+    async with database.sessions() as session:
         for pid, day in ((1, date(2027, 1, 15)), (2, date(2027, 1, 17))):
             p = await session.get(Participant, pid)
             p.status, p.finished_on, p.finish_reason = ParticipantStatus.FINISHED, day, "work"
@@ -279,11 +279,11 @@ async def test_retention_erases_across_the_boundary_day_in_local_time(sqlite_dat
         due = await services.due_for_erasure(session, months=12, tz=load_settings().tz, now=now)
     assert [(d.participant_id, d.status, d.since) for d in due] == [(1, "finished", date(2027, 1, 15)), (3, "stopped", date(2027, 1, 15))]
 
-    settings = load_settings(database_url=sqlite_database.engine.url.render_as_string(hide_password=False), timezone=TZ_NAME)
-    stegvis = SimpleNamespace(settings=settings, clock=FrozenClock(now), database=sqlite_database)
+    settings = load_settings(database_url=database.engine.url.render_as_string(hide_password=False), timezone=TZ_NAME)
+    stegvis = SimpleNamespace(settings=settings, clock=FrozenClock(now), database=database)
     assert await erase_expired(stegvis) == 2
     assert await erase_expired(stegvis) == 0  # the next day's run finds nobody new
-    async with sqlite_database.sessions() as session:
+    async with database.sessions() as session:
         left = dict((await session.execute(select(Participant.name, Participant.status).where(Participant.status != ParticipantStatus.ERASED))).all())
     assert left == {"New Finished": "finished", "New Stopped": "stopped", "Active": "active"}
 
