@@ -49,7 +49,7 @@ class Stegvis:
     live: LiveReloader = field(default_factory=LiveReloader)
 
     def __post_init__(self) -> None:
-        self.conversations = Conversations(self.engine, self.features, self.store, self.clock)
+        self.conversations = Conversations(self.engine, self.features, self.store, self.clock, retention_months=self.settings.retention_months)
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, database: Database | None = None, limiter: RateLimiter | None = None) -> Stegvis:

@@ -258,6 +258,19 @@ class Settings(BaseSettings):
         """Email digests are sent only with a server and a sender address."""
         return self.smtp_host is not None and self.smtp_from is not None
 
+    # ---- leaving: retention (bot/features/leaving, docs/privacy.md): one block, for merges ----
+    # Months after a participant finished or stopped before the housekeeping job erases them. The
+    # privacy notice shows the same number ({retention_months}), so the two cannot disagree.
+    retention_months: int = Field(12, validation_alias="STEGVIS_RETENTION_MONTHS")
+
+    @field_validator("retention_months", mode="before")
+    @classmethod
+    def _retention_months(cls, value: object) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 120:
+            raise ValueError("must be a whole number of months from 1 to 120, e.g. 12")
+        return int(text)
+
 
 def _number(value: object, unit: str, *, low: float, high: float) -> float:
     """A number in (low, high]; the error names the unit so the one-line message says what is wanted."""

@@ -52,6 +52,21 @@ class ParticipantStatus(str, enum.Enum):
     ACTIVE = "active"
     STOPPED = "stopped"
     UNREACHABLE = "unreachable"
+    # The participation ended (`stegvis participant end`): nothing more is sent, the reason is kept.
+    FINISHED = "finished"
+    # A de-identified row left by an erasure: no name, no chat, a random negative id that links to
+    # nobody; only what the funders' statistics count points at it (bot/features/leaving/erasure.py).
+    ERASED = "erased"
+
+
+class FinishReason(str, enum.Enum):
+    """Where a participant goes after the programme, as the funders count it."""
+
+    WORK = "work"
+    STUDIES = "studies"
+    OTHER_PROGRAMME = "other_programme"
+    MOVED = "moved"
+    OTHER = "other"
 
 
 class Gender(str, enum.Enum):
@@ -102,6 +117,10 @@ class Participant(Base):
     # None: their activity's, else STEGVIS_CHECKIN_TIME.
     checkin_weekday: Mapped[int | None]
     checkin_time: Mapped[time | None]
+    # When and why the participation ended (status finished; migration 0011). The local date it
+    # ended; retention counts STEGVIS_RETENTION_MONTHS from it.
+    finished_on: Mapped[date | None]
+    finish_reason: Mapped[str | None] = mapped_column(String(16))  # a FinishReason
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -209,6 +228,9 @@ class RecipientKind(str, enum.Enum):
     CASEWORKER = "caseworker"
     LEADER = "leader"
     EMAIL = "email"  # an address only, with no person record behind it
+    # A participant whose participation ended: only their one goodbye goes to them this way
+    # (participants' rows are sent only while they are active).
+    FORMER = "former"
 
 
 class Channel(str, enum.Enum):

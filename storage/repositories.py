@@ -95,7 +95,8 @@ async def get_participant(session: AsyncSession, participant_id: int) -> Partici
 async def list_participants(
     session: AsyncSession, caseworker_id: int | None = None
 ) -> list[Participant]:
-    query = select(Participant).order_by(Participant.id)
+    # De-identified rows an erasure leaves (status erased) are nobody: never listed.
+    query = select(Participant).where(Participant.status != ParticipantStatus.ERASED).order_by(Participant.id)
     if caseworker_id is not None:
         query = query.where(Participant.caseworker_id == caseworker_id)
     return list(await session.scalars(query))

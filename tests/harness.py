@@ -50,7 +50,7 @@ CLI = Actor("cli", "test")
 
 CASEWORKER = "Karin Lund"
 # The command menu as a participant sees it, in its order (what /help lists, after its first line).
-MENU = (("/language", "Byt språk"), ("/cantcome", "Jag kan inte komma"), ("/message", "Skriv till min handläggare"), ("/stop", "Stoppa meddelanden"))
+MENU = (("/language", "Byt språk"), ("/cantcome", "Jag kan inte komma"), ("/message", "Skriv till min handläggare"), ("/stop", "Stoppa meddelanden"), ("/mydata", "Mina uppgifter"))
 
 
 def help_text_for(catalogs: Catalogs, language: str | None, caseworker: str) -> str:

@@ -261,7 +261,7 @@ async def test_a_failing_publish_leaves_the_live_version_as_it_was(sqlite_databa
             await services.publish(session, ADMIN, source=broken, file="onboarding.yaml", expected_id="onboarding", note=None, now=NOW, translations=translations)
         await session.commit()
     assert caught.value.message == "onboarding.yaml has 1 error; nothing was published and the live version stays as it was"
-    assert caught.value.problems == ["onboarding.yaml:31: steps.welcome.say: unknown placeholder {namn} (declared variables: name)"]
+    assert caught.value.problems == ["onboarding.yaml:31: steps.welcome.say: unknown placeholder {namn} (declared variables: name, retention_months)"]
     async with sqlite_database.sessions() as session:
         history = await services.history(session, "onboarding")
         assert history.live == 2 and await live_content.revisions(session) == {"flows": 1}
@@ -288,10 +288,10 @@ async def test_the_reload_hook_makes_the_newest_version_live_and_keeps_the_older
     assert live.version == 2 and live.steps["welcome"].say == "Välkommen!"
     assert Running.engine.versions[("onboarding", 1)] is shipped
     # A run that started on version 1 walks version 1.
-    on_shipped = State(tuple(Running.engine.start("onboarding", language="sv", variables={"name": "Amina"}, at="privacy").state.runs))
+    on_shipped = State(tuple(Running.engine.start("onboarding", language="sv", variables={"name": "Amina", "retention_months": 12}, at="privacy").state.runs))
     assert on_shipped.top is not None and on_shipped.top.version == 2
     old_run = State((on_shipped.top.__class__("onboarding", 1, "privacy", {}),))
-    finished = Running.engine.resume(old_run, Press("s:onboarding:privacy:agree"), language="sv", variables={"name": "Amina"})
+    finished = Running.engine.resume(old_run, Press("s:onboarding:privacy:agree"), language="sv", variables={"name": "Amina", "retention_months": 12})
     assert finished.messages[0].text.startswith("Tack! Här får du påminnelser")
 
 
@@ -362,8 +362,8 @@ def test_a_button_of_a_step_only_an_older_version_has_is_still_known(catalogs: C
 def test_a_published_text_with_no_translation_yet_is_shown_in_swedish(catalogs: Catalogs) -> None:
     engine = Engine(load_flows(), catalogs)
     engine.publish(replace(parse_flow(onboarding_with("Välkommen till Stegvis!"), file="onboarding.yaml"), version=2))
-    started = engine.start("onboarding", language="ar", variables={"name": "Amina"}, at="privacy")
-    done = engine.resume(started.state, Press("s:onboarding:privacy:agree"), language="ar", variables={"name": "Amina"})
+    started = engine.start("onboarding", language="ar", variables={"name": "Amina", "retention_months": 12}, at="privacy")
+    done = engine.resume(started.state, Press("s:onboarding:privacy:agree"), language="ar", variables={"name": "Amina", "retention_months": 12})
     # Swedish, never empty; in an Arabic chat the Latin letters are isolated as every Latin run is.
     assert [m.text for m in done.messages] == ["\u2068Välkommen till Stegvis\u2069!"]
 

@@ -103,7 +103,7 @@ async def test_a_flow_published_mid_conversation_reaches_both_bots_and_the_open_
             assert code == 2 and out == ""
             assert err.splitlines() == [
                 f"stegvis: {broken} has 1 error; nothing was published and the live version stays as it was",
-                f"  {broken}:31: steps.welcome.say: unknown placeholder {{namn}} (declared variables: name)",
+                f"  {broken}:31: steps.welcome.say: unknown placeholder {{namn}} (declared variables: name, retention_months)",
             ]
             code, out, _ = await stegvis_cli(env_two, "flows", "history", "onboarding", "--json")
             assert code == 0 and '"live": 2' in out

@@ -54,7 +54,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 DOCS = ROOT / "docs" / "flows"
 UPDATE = os.environ.get("STEGVIS_UPDATE_GOLDEN") == "1"
 
-VARIABLES = {"name": "Amina"}  # what bot/app.py fills in: the participant's first name, in Latin script
+VARIABLES = {"name": "Amina", "retention_months": 12}  # what bot/app.py fills in: the first name (Latin script), STEGVIS_RETENTION_MONTHS
 TZ = ZoneInfo("Europe/Stockholm")
 # The appointment the reminder transcripts are about: booked without a title, moved once (version 2).
 APPOINTMENT = Appointment(id=7, version=2, participant_id=1, starts_at=datetime(2026, 11, 24, 10, 30, tzinfo=TZ), place="Nygatan 19", title=None)
@@ -832,12 +832,12 @@ def test_stale_press_of_a_removed_flow_says_the_button_does_not_work(engine: Eng
 
 
 def test_missing_variable_is_a_clear_error_before_anything_is_sent(engine: Engine) -> None:
-    with pytest.raises(ValueError, match=r"^flow 'onboarding' needs the variables \['name'\]"):
+    with pytest.raises(ValueError, match=r"^flow 'onboarding' needs the variables \['name', 'retention_months'\]"):
         engine.start("onboarding", language="sv", variables={})
     state = at_privacy(engine)
-    with pytest.raises(ValueError, match=r"needs the variables \['name'\]"):
+    with pytest.raises(ValueError, match=r"needs the variables \['name', 'retention_months'\]"):
         engine.resume(state, TextInput("hej"), language="sv", variables={"caseworker": "Eva"})
-    with pytest.raises(ValueError, match=r"needs the variables \['name'\]"):
+    with pytest.raises(ValueError, match=r"needs the variables \['name', 'retention_months'\]"):
         engine.repeat(state, language="sv")
 
 
@@ -914,13 +914,13 @@ def test_text_and_media_while_idle(engine: Engine) -> None:
 
 
 def test_rtl_texts_isolate_names_and_commands(engine: Engine) -> None:
-    [privacy] = engine.start("onboarding", language="ar", variables={"name": "Amina"}, at="privacy").messages
+    [privacy] = engine.start("onboarding", language="ar", variables={"name": "Amina", "retention_months": 12}, at="privacy").messages
     assert f"{FSI}Amina{PDI}" in privacy.text
     assert f"{FSI}Stegvis{PDI}" in privacy.text
     assert f"{FSI}/stop{PDI}" in privacy.text
     assert not unisolated_latin(privacy.text)
     # A name in Arabic script is isolated too, so its punctuation cannot jump.
-    [privacy] = engine.start("onboarding", language="fa_AF", variables={"name": "احمد"}, at="privacy").messages
+    [privacy] = engine.start("onboarding", language="fa_AF", variables={"name": "احمد", "retention_months": 12}, at="privacy").messages
     assert f"{FSI}احمد{PDI}" in privacy.text
 
 

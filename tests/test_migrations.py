@@ -424,7 +424,10 @@ async def test_0010_adds_the_translations_table_keeps_every_row_and_downgrades(d
     assert "translations" not in old_shape
     await _migrate(database_at_0003, "0010")
     assert await _revision(database_at_0003) == "0010"
-    assert await _schema_differences(database_at_0003) == []
+    # The models are the newest: only the columns a later migration adds (0011's) are missing.
+    assert sorted((d[0], d[2], d[3].name) for d in await _schema_differences(database_at_0003)) == [
+        ("add_column", "participants", "finish_reason"), ("add_column", "participants", "finished_on"),
+    ]
     assert await _kept_rows(database_at_0003) == before
     assert {column[0] for column in (await _schema_shape(database_at_0003))["translations"]["columns"]} == {
         "id", "language", "msgid", "msgid_plural", "strings", "unreviewed", "revision", "source", "imported_at",
@@ -464,3 +467,19 @@ async def test_0009_adds_flow_versions_and_live_content_and_downgrades_again(dat
     assert await _kept_rows(database_at_0003) == before
     await _migrate(database_at_0003, "head")
     assert await _schema_differences(database_at_0003) == []
+
+
+# Migration 0011: when and why a participation ended, on a database 0010 filled.
+
+
+async def test_0011_adds_the_finish_columns_keeps_every_row_and_downgrades(database_at_0003: Database) -> None:
+    await _migrate(database_at_0003, "0010")
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    await _migrate(database_at_0003, "0011")
+    assert await _revision(database_at_0003) == "0011"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    assert {"finished_on", "finish_reason"} <= {column[0] for column in (await _schema_shape(database_at_0003))["participants"]["columns"]}
+    await _migrate(database_at_0003, "0010", "downgrade")
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before

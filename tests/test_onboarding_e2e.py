@@ -131,10 +131,10 @@ async def test_onboarding_in_the_chosen_language(bot_on_each_database: BotHarnes
     answer = await user.press(LANGUAGES[language].native_name)
     assert answer.text is None
     notice = await user.next_reply()
-    assert notice.text == t(language, PRIVACY, name=name)
+    assert notice.text == t(language, PRIVACY, name=name, retention_months=12)
     assert notice.button_texts == [t(language, AGREE), t(language, DECLINE)]
     if language != "sv":
-        assert notice.text != t("sv", PRIVACY, name=name), "the notice must be translated"
+        assert notice.text != t("sv", PRIVACY, name=name, retention_months=12), "the notice must be translated"
     if LANGUAGES[language].rtl:
         assert f"{FSI}{name}{PDI}" in notice.text  # the Latin name keeps its place in a right-to-left text
     else:
@@ -202,7 +202,7 @@ async def test_start_after_declining_restarts_onboarding(running_bot: BotHarness
     assert picker.button_texts == picker_labels("so")  # their own choice comes first now
     await user.press("Soomaali")
     notice = await user.next_reply()
-    assert notice.text == t("so", PRIVACY, name="Amina Yusuf")
+    assert notice.text == t("so", PRIVACY, name="Amina Yusuf", retention_months=12)
     await user.press(t("so", AGREE))
     assert (await user.next_reply()).text == t("so", WELCOME)
 
@@ -242,7 +242,7 @@ async def test_language_command_during_onboarding_asks_the_open_question_again(r
     await user.press("العربية")
     assert (await user.next_reply()).text == t("ar", LANGUAGE_SET)
     notice = await user.next_reply()  # the privacy notice again, now in Arabic
-    assert notice.text == t("ar", PRIVACY, name="Hassan Al-Khatib")
+    assert notice.text == t("ar", PRIVACY, name="Hassan Al-Khatib", retention_months=12)
     assert (await running_bot.participant(participant_id)).language == "ar"
 
     await user.press(t("ar", AGREE))
@@ -275,7 +275,7 @@ async def test_language_command_while_choosing_a_language_shows_the_same_picker(
     again = await user.next_reply()
     assert (again.text, again.buttons) == (first.text, first.buttons)  # the onboarding picker itself
     await user.press("ትግርኛ")
-    assert (await user.next_reply()).text == t("ti", PRIVACY, name="Senait Tesfay")  # onboarding goes on
+    assert (await user.next_reply()).text == t("ti", PRIVACY, name="Senait Tesfay", retention_months=12)  # onboarding goes on
 
 
 async def test_help_names_the_caseworker_in_the_participants_language(running_bot: BotHarness) -> None:
@@ -293,7 +293,7 @@ async def test_help_while_a_question_is_open_repeats_the_question(running_bot: B
     await user.send("/help")
     assert (await user.next_reply()).text == help_text_for(CATALOGS, "ti", CASEWORKER)
     question = await user.next_reply()
-    assert question.text == t("ti", PRIVACY, name="Senait Tesfay")
+    assert question.text == t("ti", PRIVACY, name="Senait Tesfay", retention_months=12)
     assert question.button_texts == [t("ti", AGREE), t("ti", DECLINE)]
     await user.press(t("ti", AGREE))  # the repeated question works
     assert (await user.next_reply()).text == t("ti", WELCOME)
@@ -462,7 +462,7 @@ async def test_media_while_a_question_is_open_repeats_the_question(running_bot: 
     send, msgid = MEDIA[kind]
     await send(user)
     reply = await user.next_reply()
-    assert reply.text == f"{t('so', msgid)}\n\n{t('so', PRIVACY, name='Amina Yusuf')}"
+    assert reply.text == f"{t('so', msgid)}\n\n{t('so', PRIVACY, name='Amina Yusuf', retention_months=12)}"
     assert reply.button_texts == [t("so", AGREE), t("so", DECLINE)]
     await running_bot.settle()
     assert user.messages[-1] is reply
@@ -487,7 +487,7 @@ async def test_text_while_a_question_is_open_asks_for_a_button(running_bot: BotH
     stored = await running_bot.snapshot()
     await user.send("ja")
     reply = await user.next_reply()
-    assert reply.text == f"{PRESS_A_BUTTON}\n\n{t('sv', PRIVACY, name='Sara Lindqvist')}"
+    assert reply.text == f"{PRESS_A_BUTTON}\n\n{t('sv', PRIVACY, name='Sara Lindqvist', retention_months=12)}"
     assert await running_bot.snapshot() == stored
     assert_nothing_logged(log)
 

@@ -80,7 +80,7 @@ async def test_a_group_send_reaches_everyone_once_across_a_restart_and_the_answe
     # Then his caseworker's whole group: Hassan is not asked again, Dawit and Zahra are skipped.
     group = await start(harness, caseworker_id=harness.caseworker_id)
     assert group.planned == [a, s, people[3][1]] and group.already == [h]
-    assert group.skipped == {"stopped": [stopped_id], "unreachable": [], "invited": [invited], "finished": []}
+    assert group.skipped == {"stopped": [stopped_id], "unreachable": [], "invited": [invited], "finished": [], "ended": []}
 
     # A sender claims the three rows and dies before sending any of them.
     async with harness.database.sessions() as session:

@@ -64,7 +64,7 @@ async def test_onboarding_through_the_webhook(webhook_bot: BotHarness, caplog: p
     await user.press("العربية")
     notice = await user.next_reply()
     texts = CATALOGS.texts("ar")
-    assert notice.text == texts.gettext(ONBOARDING["privacy"].say, name="Hassan Al-Khatib")
+    assert notice.text == texts.gettext(ONBOARDING["privacy"].say, name="Hassan Al-Khatib", retention_months=12)
     await user.press(texts.gettext(ONBOARDING["privacy"].buttons[0].label))
     assert (await user.next_reply()).text == texts.gettext(ONBOARDING["welcome"].say)
 

@@ -25,16 +25,17 @@ log = logging.getLogger(__name__)
 
 
 class Conversations:
-    def __init__(self, engine: Engine, features: Features, store: Store, clock: Clock) -> None:
+    def __init__(self, engine: Engine, features: Features, store: Store, clock: Clock, *, retention_months: int = 12) -> None:
         self.engine = engine
         self.features = features
         self.store = store
         self.clock = clock
+        # STEGVIS_RETENTION_MONTHS: the privacy notice says the number the housekeeping job keeps to.
+        self.retention_months = retention_months
 
-    @staticmethod
-    def variables(participant: ParticipantRow) -> dict[str, Any]:
+    def variables(self, participant: ParticipantRow) -> dict[str, Any]:
         """The values flow texts may use about a participant: only what the texts need."""
-        return {"name": participant.name}
+        return {"name": participant.name, "retention_months": self.retention_months}
 
     def ref_rule(self, data: str) -> RefRule | None:
         """The rule of the flow a button's callback data names, if that flow's runs are tied to things."""

@@ -151,8 +151,9 @@ class Turn:
 
 def unreachable(changes: Changes, status: ParticipantStatus) -> None:
     """Sends to them fail with 403: they are unreachable, and their caseworker is told (an event)."""
-    if status != ParticipantStatus.STOPPED:
-        # A stopped participant stays stopped: unblocking must not start the messages again.
+    if status not in (ParticipantStatus.STOPPED, ParticipantStatus.FINISHED):
+        # A stopped participant stays stopped: unblocking must not start the messages again;
+        # a finished one stays finished (their goodbye may be what met the block).
         changes.set_participant(status=ParticipantStatus.UNREACHABLE)
     changes.event("participant_unreachable")
 

@@ -28,6 +28,7 @@ FEATURES = (
     "translations",
     "surveys",  # after flow_admin: it adds `flows start | results` to that group
     "flow_timeouts",
+    "leaving",  # after participants: it adds `participant end | erase | export` to that group
 )
 
 

@@ -151,6 +151,8 @@ def enrolled_text(e: EnrolmentView, settings: Settings) -> str:
         text += " They have not joined Stegvis yet: they are told nothing until they open their invite link."
     elif e.participant_status == "unreachable":
         text += " They blocked Stegvis: nothing reaches them."
+    elif e.participant_status == "finished":
+        text += " They have finished the programme: nothing reaches them."
     return text
 
 

@@ -136,6 +136,8 @@ async def enrol(
     participant = await _participant(session, participant_id)
     if participant.status == ParticipantStatus.STOPPED:
         raise Conflict(f"participant {participant_id} has stopped messages from Stegvis (/stop); they cannot be enrolled", field="participant")
+    if participant.status in (ParticipantStatus.FINISHED, ParticipantStatus.ERASED):
+        raise Conflict(f"participant {participant_id} has finished the programme (stegvis participant end); they cannot be enrolled", field="participant")
     first = from_date or today(now, settings)
     if first < activity.starts_on:
         raise InvalidInput(f"{first.isoformat()} is before activity {activity.id} starts, on {activity.starts_on.isoformat()}", field="from_date")
@@ -211,6 +213,8 @@ def _why_not_told(status: ParticipantStatus | None, due: datetime, starts_at: da
         return "has not joined Stegvis yet"
     if status == ParticipantStatus.STOPPED:
         return "has stopped messages (/stop)"
+    if status == ParticipantStatus.FINISHED:
+        return "has finished the programme"
     if status != ParticipantStatus.ACTIVE:
         return "cannot be reached on Telegram (blocked Stegvis)"
     if due >= starts_at:

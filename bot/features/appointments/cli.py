@@ -143,6 +143,8 @@ def _unreachable(a: AppointmentView) -> str | None:
         return f"Participant {a.participant_id} has stopped messages from Stegvis (/stop): nothing is sent to them"
     if a.participant_status == "unreachable":
         return f"Participant {a.participant_id} has blocked Stegvis in Telegram: nothing can be sent to them"
+    if a.participant_status == "finished":
+        return f"Participant {a.participant_id} has finished the programme: nothing is sent to them"
     return None
 
 
@@ -151,6 +153,7 @@ _WAITING = {
     "invited": "the reminders wait for that, and any still due then go out when they join",
     "stopped": "the reminders wait, and any still due then go out if they send /start again",
     "unreachable": "the reminders wait, and any still due then go out if they unblock Stegvis",
+    "finished": "no reminder goes out",
 }
 
 

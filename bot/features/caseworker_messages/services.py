@@ -37,6 +37,7 @@ WHY_NOT = {
     ParticipantStatus.STOPPED: "has said /stop: Stegvis sends them nothing",
     ParticipantStatus.UNREACHABLE: "is unreachable (they blocked the bot): a reply would never arrive",
     ParticipantStatus.INVITED: "has not joined yet: there is no chat to send a reply to",
+    ParticipantStatus.FINISHED: "has finished the programme: Stegvis sends them nothing",
 }
 
 

@@ -41,7 +41,7 @@ ANSWERS = (
 )
 # Messages that ask a participant something: quiet means asked and not answering.
 QUESTIONS = ("reminder_sent", "activity_question_sent", "checkin_sent")
-WINDOW_EVENTS = ("participant_message", "participant_stopped", "participant_unreachable", "message_failed", "consent")
+WINDOW_EVENTS = ("participant_message", "participant_stopped", "participant_unreachable", "message_failed", "consent", "data_copy_requested")
 IN_CHUNKS = 900  # ids per IN (...) list: under SQLite's bound-parameter limits everywhere
 
 LANGUAGE_NAMES = {code: language.swedish_name for code, language in LANGUAGES.items()}  # for staff, in Swedish
@@ -85,7 +85,7 @@ class Quote:
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # what it concerns: declined, new_time, message, voice, stopped, unreachable, failed, quiet, absent_twice, appointment, activity, absent, present, checkin, joined
+    kind: str  # what it concerns: declined, new_time, message, voice, mydata, stopped, unreachable, failed, quiet, absent_twice, appointment, activity, absent, present, checkin, joined
     participant: Person | None  # None: a heading line (an activity's count)
     text: str  # Stegvis's own Swedish words
     quote: Quote | None = None
@@ -182,12 +182,16 @@ async def build_digests(session: AsyncSession, settings: Settings, caseworker_id
         for cid, name in (await session.execute(select(Caseworker.id, Caseworker.name).where(Caseworker.id.in_(chunk)))).all():
             caseworkers[cid] = name
         rows = await session.execute(
-            select(Participant.id, Participant.name, Participant.language, Participant.caseworker_id, Participant.status, Participant.created_at).where(Participant.caseworker_id.in_(chunk))
+            select(Participant.id, Participant.name, Participant.language, Participant.caseworker_id, Participant.status, Participant.created_at).where(Participant.caseworker_id.in_(chunk), Participant.status != ParticipantStatus.ERASED)
         )
         for pid, name, language, cid, state, created_at in rows.all():
             people[pid], owner[pid], status[pid], created[pid] = Person(pid, name, language), cid, str(getattr(state, "value", state)), created_at
     lines = _Lines()
-    mine = Participant.caseworker_id.in_  # every query below is joined to the caseworkers' participants
+
+    def mine(chunk: list[int]) -> Any:
+        # Every query below is joined to the caseworkers' participants; the de-identified rows an
+        # erasure leaves (status erased) keep what the statistics count and are nobody's here.
+        return and_(Participant.caseworker_id.in_(chunk), Participant.status != ParticipantStatus.ERASED)
 
     async def each_chunk(make: Any) -> list[Any]:
         found: list[Any] = []
@@ -218,6 +222,8 @@ async def build_digests(session: AsyncSession, settings: Settings, caseworker_id
                 lines.add(cid, NEEDS_ACTION, Line("voice", person, f"skickade ett röstmeddelande{length} på {LANGUAGE_NAMES.get(language or '', language or 'okänt språk')}; lyssna i Telegram", None, at), (1, at))
         elif type_ == "participant_stopped":
             lines.add(cid, NEEDS_ACTION, Line("stopped", person, "sa /stop: får inga meddelanden från Stegvis längre", None, at), (2, at))
+        elif type_ == "data_copy_requested":  # /mydata (the leaving feature)
+            lines.add(cid, NEEDS_ACTION, Line("mydata", person, f"vill ha en kopia av sina uppgifter: stegvis participant export {pid} --format html --output FIL", None, at), (1, at))
         elif type_ == "participant_unreachable":
             lines.add(cid, NEEDS_ACTION, Line("unreachable", person, "går inte att nå: har blockerat Stegvis i Telegram", None, at), (2, at))
         elif type_ == "message_failed" and payload.get("outbox_id") in still_failed:

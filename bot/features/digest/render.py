@@ -103,7 +103,7 @@ class TelegramMessage:
 # are listed as usual and answered with `stegvis reply` (a digest of 200 messages helps nobody).
 MAX_REPLY_MESSAGES = 20
 # A participant who said /stop or blocked the bot cannot be answered: no buttons for them.
-UNANSWERABLE = frozenset({"stopped", "unreachable"})
+UNANSWERABLE = frozenset({"stopped", "unreachable", "finished"})
 MORE_TO_ANSWER = "Svara de övriga med: stegvis reply --participant ID --with call-you"
 
 

@@ -51,6 +51,7 @@ WHY = {
     "stopped": "deltagaren har sagt /stop och får inga meddelanden från Stegvis.",
     "unreachable": "deltagaren har blockerat Stegvis i Telegram, svaret skulle aldrig komma fram.",
     "invited": "deltagaren har inte gått med i Stegvis ännu.",
+    "finished": "deltagaren har avslutat programmet och får inga meddelanden från Stegvis.",
     "not_yours": "deltagaren är inte din.",
     "gone": "deltagaren finns inte längre i Stegvis.",
 }

@@ -23,6 +23,7 @@ MAX_PATHS = 64
 # Example values for the placeholders the shipped flows use; any other shows as <name>.
 EXAMPLES = {
     "name": "Amina",
+    "retention_months": "12",
     "time": "14:00",
     "day": "tisdag 3 mars",
     "title": "Möte med Karin Lund",

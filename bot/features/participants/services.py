@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Actor, InvalidInput, NotFound, invalid
+from bot.services import Actor, Conflict, InvalidInput, NotFound, invalid
 from bot.validation import clean_name, parse_email
 from locales import parse_language
 from storage import digests as caseworker_telegram
@@ -129,6 +129,8 @@ async def issue_invite(session: AsyncSession, actor: Actor, *, participant_id: i
             f"participant {participant_id} has already joined from Telegram; a new link is only for someone who has not joined yet",
             field="participant",
         )
+    if participant.status in (ParticipantStatus.FINISHED, ParticipantStatus.ERASED):
+        raise Conflict(f"participant {participant_id} has finished the programme (stegvis participant end): a new link would let them join it again", field="participant")
     await session.execute(
         update(Invite)
         .where(Invite.participant_id == participant_id, Invite.used_at.is_(None), Invite.expires_at > now)

@@ -34,6 +34,7 @@ SKIPPED = {
     "unreachable": "blocked Stegvis",
     "invited": "have not joined yet",
     "finished": "already finished this flow",
+    "ended": "finished the programme",
 }
 
 
@@ -97,6 +98,8 @@ async def start_flow(
             skipped["unreachable"].append(pid)
         elif status == ParticipantStatus.INVITED:
             skipped["invited"].append(pid)
+        elif status in (ParticipantStatus.FINISHED, ParticipantStatus.ERASED):
+            skipped["ended"].append(pid)
         elif pid in finished:
             skipped["finished"].append(pid)
         else:
