@@ -100,7 +100,7 @@ class BotHarness:
     async def expire_invite(self, code: str) -> None:
         """Move the invite's expiry into the past, directly in the database."""
         async with self.database.sessions() as session:
-            invite = await session.scalar(select(Invite).where(Invite.code == code))
+            invite = await session.scalar(select(Invite).where(Invite.code_hash == repo.invite_hash(code)))
             assert invite is not None, f"no invite {code!r}"
             invite.expires_at = self.stegvis.clock.now() - timedelta(minutes=1)
             await session.commit()
@@ -190,7 +190,7 @@ class BotHarness:
 
     async def invite_row(self, code: str) -> Invite:
         async with self.database.sessions() as session:
-            invite = await session.scalar(select(Invite).where(Invite.code == code))
+            invite = await session.scalar(select(Invite).where(Invite.code_hash == repo.invite_hash(code)))
             assert invite is not None, f"no invite {code!r}"
             return invite
 
