@@ -43,6 +43,7 @@ class Access:
     what: str
     participant_ids: Iterable[int]
     detail: str | None = None
+    at: datetime | None = None  # when it was shown, if not `now` (a digest sent before its outcome was read)
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,9 @@ async def record_many(session: AsyncSession, accesses: Sequence[Access], *, now:
     wanted = [(access, ids) for access, ids in wanted if ids]
     if not wanted:
         return
-    rows = [{"at": now, "actor": access.actor, "what": access.what, "detail": access.detail} for access, _ in wanted]
+    rows = [{"at": access.at or now, "actor": access.actor, "what": access.what, "detail": access.detail} for access, _ in wanted]
     if len(rows) == 1:
-        log_ids = [(await session.execute(insert(AccessLog).returning(AccessLog.id), rows)).scalar_one()]
+        log_ids = [(await session.execute(insert(AccessLog).values(rows[0]).returning(AccessLog.id))).scalar_one()]
     else:
         result = await session.execute(insert(AccessLog).returning(AccessLog.id, sort_by_parameter_order=True), rows)
         log_ids = list(result.scalars())

@@ -105,7 +105,7 @@ async def unanswered(database: Database, now: datetime) -> list[int]:
 
 async def listing(database: Database, settings: Settings, participant_id: int | None = None) -> list[dict]:
     async with database.sessions() as session:
-        return [view.as_json(TZ) for view in await booking.list_appointments(session, CLI, settings, participant_id=participant_id)]
+        return [view.as_json(TZ) for view in await booking.list_appointments(session, CLI, settings, participant_id=participant_id, now=NOW)]
 
 
 async def answer(database: Database, appointment_id: int, participant_id: int, given: str, *, version: int, now: datetime) -> bool:

@@ -27,6 +27,7 @@ FEATURES = (
     "flow_admin",  # owns the `flows` group
     "translations",
     "surveys",  # after flow_admin: it adds `flows start | results` to that group
+    "audit",  # the access log's `stegvis audit`
 )
 
 
