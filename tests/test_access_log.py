@@ -162,3 +162,27 @@ def test_every_listing_and_digest_shown_at_the_command_line_leaves_a_row_and_aud
 
 def _log_now(path: Path) -> list[tuple[str, str, str | None, tuple[int, ...]]]:
     return asyncio.run(_log(path))
+
+
+async def test_an_emailed_digest_is_logged_for_its_caseworker_once_sent(database: Database) -> None:
+    from bot.email.smtp import SmtpServer
+    from bot.features.digest_delivery.delivery import create_digests, send_emails
+    from bot.features.digest_delivery.source import BuiltDigests
+    from tests.test_digest_delivery import TUESDAY, caseworker_with_a_message, local, settings_for, smtp_server
+
+    cid = await caseworker_with_a_message(database)
+    with smtp_server() as (inbox, port):
+        settings = settings_for(database, port)
+        async with database.sessions() as session:
+            await create_digests(session, settings, day=TUESDAY, now=local(TUESDAY, 7, 30))
+            await session.commit()
+        inbox.mode = "refuse"  # a failed attempt showed nobody anything
+        await send_emails(database, BuiltDigests(), settings, SmtpServer.from_settings(settings), local(TUESDAY, 7, 30))
+        async with database.sessions() as session:
+            assert await access_log.rows_since(session, local(TUESDAY, 0)) == []
+        inbox.mode = "accept"
+        await send_emails(database, BuiltDigests(), settings, SmtpServer.from_settings(settings), local(TUESDAY, 7, 32))
+    assert len(inbox.received) == 1
+    async with database.sessions() as session:
+        shown = [(r.actor, r.what, r.detail, r.participant_ids, r.at) for r in await access_log.rows_since(session, local(TUESDAY, 0))]
+    assert shown == [(f"caseworker:{cid}", "digest.send", "2027-02-02 by email", (1,), local(TUESDAY, 7, 32))]
