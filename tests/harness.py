@@ -199,7 +199,7 @@ class BotHarness:
         tables = {
             "caseworkers": (Caseworker, ("id", "name", "email")),
             "participants": (Participant, ("id", "name", "caseworker_id", "language", "telegram_chat_id", "status")),
-            "invites": (Invite, ("id", "code", "participant_id", "expires_at", "used_at")),
+            "invites": (Invite, ("id", "code_hash", "participant_id", "expires_at", "used_at")),
             "consent_records": (ConsentRecord, ("id", "participant_id", "notice_version", "answer")),
             "conversations": (Conversation, ("participant_id", "flow", "step", "data")),
             "events": (Event, ("id", "type", "participant_id", "payload", "flow", "step")),

@@ -424,7 +424,10 @@ async def test_0010_adds_the_translations_table_keeps_every_row_and_downgrades(d
     assert "translations" not in old_shape
     await _migrate(database_at_0003, "0010")
     assert await _revision(database_at_0003) == "0010"
-    assert await _schema_differences(database_at_0003) == []
+    # What the newest models have beyond 0010 is 0012's two access-log tables only.
+    missing = await _schema_differences(database_at_0003)
+    assert {d[0] for d in missing} == {"add_table", "add_index"}
+    assert {d[1].name if d[0] == "add_table" else d[1].table.name for d in missing} == {"access_log", "access_log_participants"}
     assert await _kept_rows(database_at_0003) == before
     assert {column[0] for column in (await _schema_shape(database_at_0003))["translations"]["columns"]} == {
         "id", "language", "msgid", "msgid_plural", "strings", "unreviewed", "revision", "source", "imported_at",
@@ -460,6 +463,37 @@ async def test_0009_adds_flow_versions_and_live_content_and_downgrades_again(dat
     assert {"flow", "version", "text", "note", "published_by", "published_at", "rollback_of"} == {column[0] for column in shape["flow_versions"]["columns"]} - {"id"}
     assert {"kind", "revision", "changed_at"} == {column[0] for column in shape["live_content"]["columns"]}
     await _migrate(database_at_0003, "0006", "downgrade")
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []
+
+
+# Migration 0012: the access log, and invite codes stored as hashes, on a database 0010 filled.
+
+
+async def test_0012_adds_the_append_only_access_log_hashes_invite_codes_and_downgrades(database_at_0003: Database) -> None:
+    import hashlib
+
+    from sqlalchemy.exc import DBAPIError
+
+    await _migrate(database_at_0003, "0010")
+    async with database_at_0003.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO invites (id, code, participant_id, created_at, expires_at) VALUES (1, :code, 1, :now, :later)"), {"code": "A" * 43, "now": NOW.replace(tzinfo=None), "later": LATER.replace(tzinfo=None)})
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    await _migrate(database_at_0003, "0012")
+    assert await _revision(database_at_0003) == "0012"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    async with database_at_0003.engine.begin() as conn:
+        assert (await conn.execute(text("SELECT code FROM invites"))).scalar() == hashlib.sha256(b"A" * 43).hexdigest()  # the link already sent still works
+        await conn.execute(text("INSERT INTO access_log (id, at, actor, what) VALUES (1, :now, 'cli:anna', 'participant.list')"), {"now": NOW.replace(tzinfo=None)})
+        await conn.execute(text("INSERT INTO access_log_participants (log_id, participant_id) VALUES (1, 1)"))
+    for statement in ("UPDATE access_log SET actor = 'x'", "DELETE FROM access_log_participants"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with database_at_0003.engine.begin() as conn:
+                await conn.execute(text(statement))
+    await _migrate(database_at_0003, "0010", "downgrade")
     assert await _schema_shape(database_at_0003) == old_shape
     assert await _kept_rows(database_at_0003) == before
     await _migrate(database_at_0003, "head")

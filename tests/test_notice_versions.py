@@ -36,7 +36,7 @@ def test_the_shipped_notice_has_a_version_and_a_changed_text_is_refused_with_how
     flow = load_flows_from(tmp_path, changed)
     new_hash = notice.text_hash(flow.steps["privacy"].say or "")
     assert str(error) == (
-        f"onboarding.yaml:16: privacy.say: the privacy notice's text has no version: add it to flows/notice_versions.yaml as a new line under versions, "
+        f"onboarding.yaml:14: privacy.say: the privacy notice's text has no version: add it to flows/notice_versions.yaml as a new line under versions, "
         f'e.g. "YYYY-MM": {new_hash}, and set that version as notice_version in both consent buttons'
     )
     assert report.flow is None  # never published
@@ -44,8 +44,8 @@ def test_the_shipped_notice_has_a_version_and_a_changed_text_is_refused_with_how
     # Listed as 2027-03, but the buttons still record 2026-11: each button is named.
     listed = {**versions, "2027-03": new_hash}
     assert [(e.line, e.where, e.problem) for e in notice.check(flow, listed)] == [
-        (23, "privacy.agree.payload", "notice_version is '2026-11', but this notice text is version '2027-03' in flows/notice_versions.yaml"),
-        (28, "privacy.decline.payload", "notice_version is '2026-11', but this notice text is version '2027-03' in flows/notice_versions.yaml"),
+        (21, "privacy.agree.payload", "notice_version is '2026-11', but this notice text is version '2027-03' in flows/notice_versions.yaml"),
+        (26, "privacy.decline.payload", "notice_version is '2026-11', but this notice text is version '2027-03' in flows/notice_versions.yaml"),
     ]
     fixed = load_flows_from(tmp_path, changed.replace('notice_version: "2026-11"', 'notice_version: "2027-03"'))
     assert notice.check(fixed, listed) == [] and notice.version_of(fixed, listed) == "2027-03"
