@@ -76,7 +76,8 @@ class Caseworker(Base):
     # Their Telegram, linked with an invite code like a leader's (migration 0006). Unique indexes,
     # not constraints: SQLite adds a column to a table others point at only without one.
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
-    invite_code: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # The SHA-256 of their link's code, never the code (migration 0012): the link is shown once.
+    invite_code_hash: Mapped[str | None] = mapped_column("invite_code", String(64), unique=True, index=True)
     invite_expires_at: Mapped[datetime | None]
     invite_used_at: Mapped[datetime | None]
 
@@ -344,7 +345,8 @@ class Leader(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(10))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    invite_code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The SHA-256 of their link's code, never the code (migration 0012): the link is shown once.
+    invite_code_hash: Mapped[str | None] = mapped_column("invite_code", String(64), unique=True)
     invite_expires_at: Mapped[datetime | None]
     invite_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

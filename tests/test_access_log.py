@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from storage import access_log
 from storage import repositories as repo
 from storage.access_log import Access
 from storage.database import Database
-from storage.models import AccessLog, AccessLogParticipant
+from storage.models import AccessLog, AccessLogParticipant, CheckIn
 
 NOW = datetime(2029, 6, 1, 10, 0, tzinfo=timezone.utc)  # a Friday, 12:00 in Stockholm
 
@@ -90,6 +90,7 @@ async def _fill(path: Path) -> None:
         async with database.sessions() as session:
             await repo.append_event(session, "participant_message", 1, {"text": "Kan vi ses?", "language": "so"}, occurred_at=NOW - timedelta(hours=5))
             await repo.append_event(session, "flow_sent", 2, {"flow": "course_eval", "version": 1}, occurred_at=NOW - timedelta(hours=1))
+            session.add(CheckIn(participant_id=1, week=date(2029, 5, 28), sent_at=NOW - timedelta(days=1), voice_notes=0))  # asked this week
             await session.commit()
     finally:
         await database.dispose()
@@ -130,6 +131,7 @@ def test_every_listing_and_digest_shown_at_the_command_line_leaves_a_row_and_aud
     assert _log_now(cli_database) == [
         ("cli:anna", "participant.list", None, (1, 2)),
         ("cli:anna", "appointment.list", None, (2,)),
+        ("cli:anna", "checkin.list", "week of 2029-05-28", (1,)),
         ("cli:anna", "digest.show", "caseworker 1, 2029-06-01", (1,)),  # Amina's message
         ("cli:anna", "flows.results", "course_eval", (2,)),
     ]
@@ -140,13 +142,13 @@ def test_every_listing_and_digest_shown_at_the_command_line_leaves_a_row_and_aud
         ("participant.list", [2], "cli:anna"), ("appointment.list", [2], "cli:anna"), ("flows.results", [2], "cli:anna"),
     ]
     code, everything = _run(capsys, "audit", "--since", "2029-06-01")
-    assert code == 0 and [r["what"] for r in everything["rows"]] == ["participant.list", "appointment.list", "digest.show", "flows.results", "audit"]
+    assert code == 0 and [r["what"] for r in everything["rows"]] == ["participant.list", "appointment.list", "checkin.list", "digest.show", "flows.results", "audit"]
     assert _log_now(cli_database)[-2:] == [("cli:anna", "audit", "participant 2", (2,)), ("cli:anna", "audit", "since 2029-06-01", (1, 2))]
 
     # In words: one line a row, newest last; the audit since the day showed participant 1 too.
     assert main(["audit", "--participant", "1"]) == 0
     words = capsys.readouterr().out
-    assert words.splitlines()[0] == "Shown to staff, about participant 1 (3):" and "2029-06-01 12:00  cli:anna" in words
+    assert words.splitlines()[0] == "Shown to staff, about participant 1 (4):" and "2029-06-01 12:00  cli:anna" in words
 
     # Bad input: a clear error, exit 2, and no row added.
     before = len(_log_now(cli_database))

@@ -646,7 +646,7 @@ async def join(database: Database, participant_id: int, chat_id: int, *, now: da
         invite, _ = await repo.create_invite(session, participant_id, timedelta(days=14), now=now)
         await repo.redeem_invite(session, invite, chat_id, now=now)
         changes = Changes(participant_id, now)
-        consent(changes, (await participants_by_id(session, [participant_id]))[participant_id], FlowEvent("consent", {"answer": "agreed", "notice_version": "1"}, "onboarding", None))
+        consent(changes, (await participants_by_id(session, [participant_id]))[participant_id], FlowEvent("consent", {"answer": "agreed", "notice_version": "2026-11"}, "onboarding", None))
         await apply_changes(session, changes)
 
 

@@ -480,6 +480,7 @@ async def test_0012_adds_the_append_only_access_log_hashes_invite_codes_and_down
     await _migrate(database_at_0003, "0010")
     async with database_at_0003.engine.begin() as conn:
         await conn.execute(text("INSERT INTO invites (id, code, participant_id, created_at, expires_at) VALUES (1, :code, 1, :now, :later)"), {"code": "A" * 43, "now": NOW.replace(tzinfo=None), "later": LATER.replace(tzinfo=None)})
+        await conn.execute(text("UPDATE caseworkers SET invite_code = :code"), {"code": "case-" + "B" * 36})
     before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
     await _migrate(database_at_0003, "0012")
     assert await _revision(database_at_0003) == "0012"
@@ -487,6 +488,7 @@ async def test_0012_adds_the_append_only_access_log_hashes_invite_codes_and_down
     assert await _kept_rows(database_at_0003) == before
     async with database_at_0003.engine.begin() as conn:
         assert (await conn.execute(text("SELECT code FROM invites"))).scalar() == hashlib.sha256(b"A" * 43).hexdigest()  # the link already sent still works
+        assert (await conn.execute(text("SELECT invite_code FROM caseworkers"))).scalar() == hashlib.sha256(b"case-" + b"B" * 36).hexdigest()
         await conn.execute(text("INSERT INTO access_log (id, at, actor, what) VALUES (1, :now, 'cli:anna', 'participant.list')"), {"now": NOW.replace(tzinfo=None)})
         await conn.execute(text("INSERT INTO access_log_participants (log_id, participant_id) VALUES (1, 1)"))
     for statement in ("UPDATE access_log SET actor = 'x'", "DELETE FROM access_log_participants"):

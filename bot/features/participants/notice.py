@@ -52,7 +52,7 @@ class NoticeOutdated(Filter):
             .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
             .limit(1)
         )
-        return not rows or rows[0][0] != current
+        return bool(rows) and rows[0][0] != current  # no consent at all: not ours to ask (made active by hand)
 
 
 async def ask_again(message: Message, turn: Turn, stegvis: Stegvis) -> None:

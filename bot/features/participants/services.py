@@ -94,8 +94,8 @@ async def add_caseworker(session: AsyncSession, actor: Actor, *, name: str, emai
     except ValueError as error:
         raise invalid("email", error) from None
     caseworker = await repo.add_caseworker(session, name, address, now=now)
-    await caseworker_telegram.new_invite(session, caseworker, invite_ttl=timedelta(days=invite_days), now=now)
-    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email, caseworker.invite_code, caseworker.invite_expires_at)
+    code = await caseworker_telegram.new_invite(session, caseworker, invite_ttl=timedelta(days=invite_days), now=now)
+    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email, code, caseworker.invite_expires_at)
 
 
 async def add_participant(

@@ -1,4 +1,4 @@
-"""The access log (who was shown whose data), and participants' invite codes stored as hashes.
+"""The access log (who was shown whose data), and invite codes stored as hashes.
 
 Revision ID: 0012
 Revises: 0010
@@ -10,10 +10,11 @@ child table rather than a list in a column, so "who looked at participant 7" is 
 index ``ix_access_log_participants_participant`` on both backends. The database refuses UPDATE
 and DELETE on both tables (and TRUNCATE on PostgreSQL), as it refuses UPDATE on `events`.
 
-`invites.code` now holds the SHA-256 (hex) of the code instead of the code: the link is shown
-once, when it is made. Existing codes are hashed here, so links already sent keep working. The
-downgrade cannot give the codes back: it leaves the hashes, and the older code then finds no
-invite for a link made before the upgrade (`stegvis participant invite ID` makes a new one).
+`invites.code`, `leaders.invite_code` and `caseworkers.invite_code` now hold the SHA-256 (hex) of
+the code instead of the code: the link is shown once, when it is made. Existing codes are hashed
+here, so links already sent keep working. The downgrade cannot give the codes back: it leaves
+the hashes, and the older code then finds no invite for a link made before the upgrade
+(`stegvis participant invite ID`, `leader invite ID`, `caseworker invite ID` make new ones).
 
 Written by hand to match storage/models.py; tests/test_migrations.py compares the two.
 """
@@ -73,11 +74,13 @@ def upgrade() -> None:
             for action in ("UPDATE", "DELETE"):
                 op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END")
 
-    # Hash the codes of existing invites (43-character tokens; a hash is 64 hex digits).
-    invites = sa.table("invites", sa.column("id", sa.Integer()), sa.column("code", sa.String()))
+    # Hash the codes of existing invites (tokens of at most 46 characters; a hash is 64 hex digits):
+    # participants' (invites.code), and leaders' and caseworkers' (invite_code).
     bind = op.get_bind()
-    for invite_id, code in bind.execute(sa.select(invites.c.id, invites.c.code)).all():
-        bind.execute(invites.update().where(invites.c.id == invite_id).values(code=hashlib.sha256(code.encode()).hexdigest()))
+    for table_name, column in (("invites", "code"), ("leaders", "invite_code"), ("caseworkers", "invite_code")):
+        table = sa.table(table_name, sa.column("id", sa.Integer()), sa.column(column, sa.String()))
+        for row_id, code in bind.execute(sa.select(table.c.id, table.c[column]).where(table.c[column].is_not(None))).all():
+            bind.execute(table.update().where(table.c.id == row_id).values({column: hashlib.sha256(code.encode()).hexdigest()}))
 
 
 def downgrade() -> None:
