@@ -26,7 +26,6 @@ from bot.registry import Features
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.gateway import Gateway
 from bot.telegram.rate_limiter import RateLimiter
-from flows import notice
 from flows.engine import Engine
 from flows.library import load_flows
 from locales import Catalogs
@@ -57,15 +56,13 @@ class Stegvis:
         from bot import redaction
 
         redaction.install_for(settings)  # before anything can log a request's URL with the token
-        flows = load_flows()
-        notice.version_of(flows[notice.NOTICE_FLOW], notice.load_versions())  # a notice text without a version does not start
         catalogs = Catalogs()
         database = database or Database(settings.database_url)
         stegvis = cls(
             settings,
             database,
             catalogs,
-            Engine(flows, catalogs),
+            Engine(load_flows(), catalogs),
             clock,
             limiter or RateLimiter(settings.send_rate, settings.send_rate_per_chat),
             hot_path_store(database),

@@ -34,7 +34,7 @@ from storage import digests as store
 from storage import outbox
 from storage import repositories as repo
 from storage.database import Database
-from storage.models import Caseworker, Digest, Event, DigestChannel, DigestStatus, OutboxMessage, OutboxStatus, RecipientKind
+from storage.models import Caseworker, Digest, DigestChannel, DigestStatus, Event, OutboxMessage, OutboxStatus, RecipientKind
 from storage.outbox import Planned, Recipient, Subject
 from storage.repositories import dialect_insert
 
@@ -112,7 +112,8 @@ async def sync_telegram(session: AsyncSession) -> int:
         values: dict[str, Any] = {"attempts": attempts}
         if status == OutboxStatus.SENT:
             values.update(status=DigestStatus.SENT.value, sent_at=sent_at, last_error=None)
-            newly_sent[digest_id] = sent_at
+            if sent_at is not None:
+                newly_sent[digest_id] = sent_at
         elif status == OutboxStatus.FAILED:
             values.update(status=DigestStatus.FAILED.value, last_error=error)
         elif status == OutboxStatus.CANCELLED and error == f"{NOTHING_TO_SEND}":

@@ -8,7 +8,7 @@ from bot.conversation.turn import Turn
 from bot.features.participants import commands, events, membership, newcomers, notice, stopped
 from bot.features.participants.recipients import ParticipantRecipients
 from bot.registry import COMMANDS, GATE, STOPPED, Features, MenuCommand
-from flows.notice import load_versions
+from flows import notice as notice_versions
 from locales import N_
 from storage.models import ParticipantStatus
 
@@ -33,7 +33,9 @@ def register(features: Features, stegvis: Stegvis) -> None:
     features.router(GATE + 1, newcomers.create_router)
     features.router(STOPPED, stopped.create_router)
     # After /stop's router, before the commands: a changed privacy notice comes first.
-    versions = load_versions()
+    versions = notice_versions.load_versions()
+    # A notice text without a version does not start: the FlowError says what to add.
+    notice_versions.version_of(stegvis.engine.flows[notice_versions.NOTICE_FLOW], versions)
     features.router(STOPPED + 5, lambda: notice.create_router(versions))
     features.router(COMMANDS, commands.create_router)
     for order, (command, description) in enumerate(
