@@ -20,12 +20,10 @@ from typing import TYPE_CHECKING, Any
 from aiogram import F, Router
 from aiogram.filters import Command, Filter, MagicData
 from aiogram.types import Message
-from sqlalchemy import select
-
 from bot.conversation.turn import Turn
 from flows import notice
 from locales import N_
-from storage.models import ConsentRecord, ParticipantStatus
+from storage.models import ParticipantStatus
 
 if TYPE_CHECKING:
     from bot.app import Stegvis
@@ -45,14 +43,9 @@ class NoticeOutdated(Filter):
         top = turn.state.top
         if top is not None and (top.flow, top.step) == (notice.NOTICE_FLOW, notice.NOTICE_STEP):
             return False  # being asked already: the core asks it again
-        current = notice.version_of(stegvis.engine.flows[notice.NOTICE_FLOW], self.versions)
-        rows = await stegvis.store.fetch(
-            select(ConsentRecord.notice_version)
-            .where(ConsentRecord.participant_id == turn.participant.id)
-            .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
-            .limit(1)
-        )
-        return bool(rows) and rows[0][0] != current  # no consent at all: not ours to ask (made active by hand)
+        # Their latest consent's version comes with the participant's row (storage/writer.py).
+        agreed_to = turn.participant.notice_version
+        return agreed_to is not None and agreed_to != notice.version_of(stegvis.engine.flows[notice.NOTICE_FLOW], self.versions)  # no consent at all: made active by hand, not ours to ask
 
 
 async def ask_again(message: Message, turn: Turn, stegvis: Stegvis) -> None:
