@@ -153,7 +153,7 @@ def test_every_listing_and_digest_shown_at_the_command_line_leaves_a_row_and_aud
     # Bad input: a clear error, exit 2, and no row added.
     before = len(_log_now(cli_database))
     for args, error in (
-        (("audit",), "--participant: name a participant (--participant ID) or a first day (--since YYYY-MM-DD)"),
+        (("audit",), "name a participant (--participant ID) or a first day (--since YYYY-MM-DD)"),
         (("audit", "--participant", "9"), "--participant: no participant with id 9, and nothing in the access log about that id"),
         (("audit", "--since", "2029-06-02"), "--since: 2029-06-02 is in the future: nothing can have been seen since then"),
         (("audit", "--since", "yesterday"), '--since: "yesterday" is not a date; use YYYY-MM-DD, e.g. 2026-11-24'),

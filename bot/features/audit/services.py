@@ -37,7 +37,7 @@ async def audit(session: AsyncSession, actor: Actor, *, participant_id: int | No
     """The access log's rows about a participant (all of them, or from `since`), or every row from
     `since` (a local date: from its midnight). At least one of the two is needed."""
     if participant_id is None and since is None:
-        raise InvalidInput("name a participant (--participant ID) or a first day (--since YYYY-MM-DD)", field="participant")
+        raise InvalidInput("name a participant (--participant ID) or a first day (--since YYYY-MM-DD)")
     if since is not None and since > now.astimezone(tz).date():
         raise InvalidInput(f"{since.isoformat()} is in the future: nothing can have been seen since then", field="since")
     start = local_datetime(since, time(0), tz) if since is not None else None
