@@ -12,7 +12,9 @@ history and one with the last week only (the same caseworkers, participants, act
 Each participant has one weekly activity session (the morning question, their answer, the roll
 call), a weekly check-in (sent, mostly answered), an appointment every four weeks (a reminder and
 an answer) and now and then a message to their caseworker. Both files are made by the
-migrations, then filled by bulk inserts (sqlite3 executemany in one transaction). With
+migrations, then filled by bulk inserts (sqlite3 executemany in one transaction). After each
+build the access log's rows of all digests are written (one `record_many`, committed: a row per
+caseworker and one per participant named), timed apart. With
 PostgreSQL answering at 127.0.0.1:5432 the same is measured in a schema of its own, dropped after.
 Targets: all digests in under 10 s on SQLite; year / week ≤ 1.5 (the digest reads the day).
 """
@@ -40,6 +42,7 @@ from zoneinfo import ZoneInfo
 from bot.config import load_settings
 from bot.features.digest import render
 from bot.features.digest.content import build_digests
+from storage import access_log
 from storage.database import Database
 
 DAY = date(2027, 2, 1)  # a Monday
@@ -144,8 +147,10 @@ def fill(path: Path, args: argparse.Namespace, first: date) -> dict[str, int]:
     return counts
 
 
-async def build_all(database: Database, settings: Any, ids: list[int]) -> tuple[float, float, int]:
-    """(seconds to build, seconds to build and render, lines) of every caseworker's digest."""
+async def build_all(database: Database, settings: Any, ids: list[int]) -> tuple[float, float, int, float]:
+    """(seconds to build, seconds to build and render, lines, seconds to record them in the access
+    log) of every caseworker's digest. The access log's rows are written as the delivery writes
+    them once the digests went out: one `record_many` for all, committed."""
     started = time.perf_counter()
     async with database.sessions() as session:
         digests = await build_digests(session, settings, ids, DAY, NOW)
@@ -156,7 +161,12 @@ async def build_all(database: Database, settings: Any, ids: list[int]) -> tuple[
     lines = sum(len(s.lines) for d in digests.values() for s in d.sections)
     if len(digests) != len(ids) or lines == 0:
         sys.exit("digest: the digests found nothing; the bench data is wrong")
-    return built, time.perf_counter() - started, lines
+    total = time.perf_counter() - started
+    logged = time.perf_counter()
+    async with database.sessions() as session:
+        await access_log.record_many(session, [access_log.Access(f"caseworker:{cid}", access_log.DIGEST_SEND, d.participant_ids, f"{DAY} on Telegram") for cid, d in digests.items()], now=NOW)
+        await session.commit()
+    return built, total, lines, time.perf_counter() - logged
 
 
 async def measure(url: str, runs: int, ids: list[int], schema: str | None = None) -> dict[str, Any]:
@@ -171,7 +181,7 @@ async def measure(url: str, runs: int, ids: list[int], schema: str | None = None
         tracemalloc.stop()
     finally:
         await database.dispose()
-    return {"build": statistics.median(t[0] for t in times), "total": statistics.median(t[1] for t in times), "lines": times[0][2], "peak": peak}
+    return {"build": statistics.median(t[0] for t in times), "total": statistics.median(t[1] for t in times), "lines": times[0][2], "peak": peak, "log": statistics.median(t[3] for t in times)}
 
 
 def _postgres_answers() -> bool:
@@ -229,7 +239,7 @@ def _pg(table: str, names: list[str], row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def show(label: str, result: dict[str, Any]) -> None:
-    print(f"{label:<22}build {result['build']:6.2f} s, with text and Telegram {result['total']:6.2f} s, {result['lines']:,} lines, peak {result['peak'] / 2**20:6.1f} MiB")
+    print(f"{label:<22}build {result['build']:6.2f} s, with text and Telegram {result['total']:6.2f} s, {result['lines']:,} lines, peak {result['peak'] / 2**20:6.1f} MiB; access log rows {result['log']:5.2f} s")
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -53,6 +53,9 @@ class Stegvis:
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, database: Database | None = None, limiter: RateLimiter | None = None) -> Stegvis:
+        from bot import redaction
+
+        redaction.install_for(settings)  # before anything can log a request's URL with the token
         catalogs = Catalogs()
         database = database or Database(settings.database_url)
         stegvis = cls(

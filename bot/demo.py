@@ -135,7 +135,7 @@ async def walk_through(stegvis: Stegvis, bot: Bot, sandbox: BotAPISandbox, out: 
         out("\n".join(user.transcript[onboarded[user.id]:]))
         out("")
     async with database.sessions() as session:
-        listing = await booking.list_appointments(session, actor, settings)
+        listing = await booking.list_appointments(session, actor, settings, now=stegvis.clock.now())
     out("Appointments as the caseworker sees them (stegvis appointment list):")
     for appointment in (view.as_json(settings.tz) for view in listing):
         reminders = ", ".join(f"{r['lead']} {r['status']}" for r in appointment["reminders"])

@@ -23,6 +23,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 
 from flows.definition import Flow, FlowError, Step, parse_flow
+from flows import notice
 from flows.formats import FORMAT
 from locales import Catalogs
 from locales.catalogs import CATALOG_DIR, catalog_path
@@ -124,7 +125,7 @@ def check_flow(
     except FlowError as error:
         return Report(file, None, [error])
     translations = translations or Translations()
-    errors = [*_unknown_events(flow, known_events), *_too_long(flow, translations), *(_fits_the_code(flow, shipped) if shipped else [])]
+    errors = [*_unknown_events(flow, known_events), *_too_long(flow, translations), *(_fits_the_code(flow, shipped) if shipped else []), *notice.check(flow, notice.load_versions())]
     report = Report(file, None if errors else flow, errors)
     report.notes = inspect(flow, translations)
     return report

@@ -30,7 +30,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration, known without importing Alembic (which costs more than a second on every
 # command). tests/test_database.py checks it against Alembic's own idea of the head, so a new
 # migration that forgets to raise it fails the tests.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 
 # Plain backends are accepted for convenience and mapped to the async driver we ship.
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}

@@ -29,20 +29,25 @@ def is_caseworker_code(code: str | None) -> bool:
     return isinstance(code, str) and code.startswith(CASEWORKER_CODE_PREFIX) and 8 <= len(code) <= 64
 
 
-async def new_invite(session: AsyncSession, caseworker: Caseworker, *, invite_ttl: timedelta, now: datetime) -> Caseworker:
-    """A fresh code for a caseworker; an old one stops working. A linked chat stays linked until
-    the new code is used from another chat."""
-    caseworker.invite_code = new_caseworker_code()
+async def new_invite(session: AsyncSession, caseworker: Caseworker, *, invite_ttl: timedelta, now: datetime) -> str:
+    """A fresh code for a caseworker, handed back here only (its hash is stored); an old one stops
+    working. A linked chat stays linked until the new code is used from another chat."""
+    from storage.repositories import invite_hash
+
+    code = new_caseworker_code()
+    caseworker.invite_code_hash = invite_hash(code)
     caseworker.invite_expires_at = now + invite_ttl
     caseworker.invite_used_at = None
     await session.flush()
-    return caseworker
+    return code
 
 
 async def find_by_code(session: AsyncSession, code: str) -> Caseworker | None:
     if not is_caseworker_code(code):
         return None
-    return await session.scalar(select(Caseworker).where(Caseworker.invite_code == code))
+    from storage.repositories import invite_hash
+
+    return await session.scalar(select(Caseworker).where(Caseworker.invite_code_hash == invite_hash(code)))
 
 
 async def caseworker_by_chat(session: AsyncSession, chat_id: int) -> Caseworker | None:

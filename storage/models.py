@@ -91,7 +91,8 @@ class Caseworker(Base):
     # Their Telegram, linked with an invite code like a leader's (migration 0006). Unique indexes,
     # not constraints: SQLite adds a column to a table others point at only without one.
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
-    invite_code: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # The SHA-256 of their link's code, never the code (migration 0012): the link is shown once.
+    invite_code_hash: Mapped[str | None] = mapped_column("invite_code", String(64), unique=True, index=True)
     invite_expires_at: Mapped[datetime | None]
     invite_used_at: Mapped[datetime | None]
 
@@ -128,10 +129,15 @@ class Participant(Base):
 
 
 class Invite(Base):
+    """A participant's personal invite. Only the code's SHA-256 is stored (migration 0012): the
+    link is shown once, when it is made (``repositories.create_invite`` hands the code back), and
+    someone who reads the database cannot use it to take over a participant's place."""
+
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    # The column keeps its name "code"; the attribute says what it holds, so nothing reads it as a link.
+    code_hash: Mapped[str] = mapped_column("code", String(64), unique=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -361,7 +367,8 @@ class Leader(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(10))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    invite_code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The SHA-256 of their link's code, never the code (migration 0012): the link is shown once.
+    invite_code_hash: Mapped[str | None] = mapped_column("invite_code", String(64), unique=True)
     invite_expires_at: Mapped[datetime | None]
     invite_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -511,3 +518,35 @@ class Translation(Base):
     revision: Mapped[int]
     source: Mapped[str] = mapped_column(String(200))  # the file's name, for whoever asks where it came from
     imported_at: Mapped[datetime]
+
+
+class AccessLog(Base):
+    """One time staff were shown participants' personal data: who, what, when (issue 9).
+
+    Append-only: the database refuses UPDATE and DELETE on this table and on
+    `access_log_participants` (triggers of migration 0012, on SQLite and PostgreSQL). `actor` is
+    ``caseworker:<id>`` for a caseworker (a digest on Telegram or by email) or ``cli:<OS user>``
+    for a command; `what` names the listing (``participant.list``, ``digest.send`` …), `detail`
+    its scope in a few words (a day, a channel, a month). Which participants it showed are rows
+    of `AccessLogParticipant`, so "who looked at this person" is one indexed read.
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    what: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccessLogParticipant(Base):
+    """A participant an access-log row showed. No foreign key to `participants`: the record of who
+    looked outlives an erasure (it holds an id, never a name), and the log can never be edited."""
+
+    __tablename__ = "access_log_participants"
+    __table_args__ = (Index("ix_access_log_participants_participant", "participant_id", "log_id"),)
+
+    log_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("access_log.id"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ Every `now` is an aware datetime from the caller's clock: nothing here reads the
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterable
@@ -105,25 +106,34 @@ async def list_participants(
 # Invites
 
 
-async def create_invite(session: AsyncSession, participant_id: int, ttl: timedelta, *, now: datetime) -> Invite:
+def invite_hash(code: str) -> str:
+    """What is stored of an invite code: its SHA-256, hex. A code is 256 random bits, so a plain
+    hash cannot be reversed by trying codes, and the lookup stays one indexed equality."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def create_invite(session: AsyncSession, participant_id: int, ttl: timedelta, *, now: datetime) -> tuple[Invite, str]:
+    """A new invite and its code. The code is handed back here only: the database keeps its hash,
+    so the link can be shown once, now, and never again."""
     if ttl <= timedelta(0):
         raise ValueError("an invite's ttl must be positive")
     now = _aware(now)
+    code = secrets.token_urlsafe(32)
     invite = Invite(
-        code=secrets.token_urlsafe(32),
+        code_hash=invite_hash(code),
         participant_id=participant_id,
         created_at=now,
         expires_at=now + ttl,
     )
     session.add(invite)
     await session.flush()
-    return invite
+    return invite, code
 
 
 async def find_invite(session: AsyncSession, code: str) -> Invite | None:
     if not isinstance(code, str) or not _INVITE_CODE.fullmatch(code):
         return None
-    return await session.scalar(select(Invite).where(Invite.code == code))
+    return await session.scalar(select(Invite).where(Invite.code_hash == invite_hash(code)))
 
 
 async def redeem_invite(session: AsyncSession, invite: Invite, chat_id: int, *, now: datetime) -> Participant:

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Activity, Attendance, Event, Leader, LeaderActivity
-from storage.repositories import dialect_insert
+from storage.repositories import dialect_insert, invite_hash
 from storage.writer import Changes
 
 # A leader's invite code starts with this, and a participant's never does (token_urlsafe codes
@@ -35,26 +35,29 @@ def is_leader_code(code: str | None) -> bool:
     return isinstance(code, str) and code.startswith(LEADER_CODE_PREFIX) and 8 <= len(code) <= 64
 
 
-async def add_leader(session: AsyncSession, *, name: str, activity_ids: Collection[int], invite_ttl: timedelta, now: datetime) -> Leader:
+async def add_leader(session: AsyncSession, *, name: str, activity_ids: Collection[int], invite_ttl: timedelta, now: datetime) -> tuple[Leader, str]:
+    """A new leader and their invite code: handed back here only, the database keeps its hash."""
+    code = new_leader_code()
     leader = Leader(
-        name=name, language=None, telegram_chat_id=None, invite_code=new_leader_code(),
+        name=name, language=None, telegram_chat_id=None, invite_code_hash=invite_hash(code),
         invite_expires_at=now + invite_ttl, invite_used_at=None, created_at=now, updated_at=now,
     )
     session.add(leader)
     await session.flush()
     session.add_all(LeaderActivity(leader_id=leader.id, activity_id=aid) for aid in sorted(set(activity_ids)))
     await session.flush()
-    return leader
+    return leader, code
 
 
-async def new_invite(session: AsyncSession, leader: Leader, *, invite_ttl: timedelta, now: datetime) -> Leader:
-    """A fresh code for a leader; the old one stops working (it is no longer stored)."""
-    leader.invite_code = new_leader_code()
+async def new_invite(session: AsyncSession, leader: Leader, *, invite_ttl: timedelta, now: datetime) -> str:
+    """A fresh code for a leader, handed back (its hash is stored); the old one stops working."""
+    code = new_leader_code()
+    leader.invite_code_hash = invite_hash(code)
     leader.invite_expires_at = now + invite_ttl
     leader.invite_used_at = None
     leader.updated_at = now
     await session.flush()
-    return leader
+    return code
 
 
 async def get_leader(session: AsyncSession, leader_id: int) -> Leader | None:
@@ -96,7 +99,7 @@ async def activities_with_leaders(session: AsyncSession) -> list[int]:
 async def find_by_code(session: AsyncSession, code: str) -> Leader | None:
     if not is_leader_code(code):
         return None
-    return await session.scalar(select(Leader).where(Leader.invite_code == code))
+    return await session.scalar(select(Leader).where(Leader.invite_code_hash == invite_hash(code)))
 
 
 async def link_chat(session: AsyncSession, leader: Leader, chat_id: int, language: str, *, now: datetime) -> bool:

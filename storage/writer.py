@@ -43,7 +43,7 @@ from sqlalchemy.pool import StaticPool
 
 from storage.database import SQLITE_BUSY_TIMEOUT_MS
 from storage.repositories import dialect_insert
-from storage.models import Conversation, Event, Participant, ParticipantStatus
+from storage.models import ConsentRecord, Conversation, Event, Participant, ParticipantStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class ParticipantRow:
     status: ParticipantStatus
     telegram_chat_id: int | None
     conversation: dict[str, Any] | None  # the engine's state as stored (State.to_dict), or None
+    # The privacy notice's version of their latest consent (None: none recorded), read with the
+    # row so that asking again after a changed notice costs no read of its own.
+    notice_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,14 +135,22 @@ class Store(Reader, Protocol):
 
 
 def _participant_query() -> Any:
+    latest_consent = (
+        select(ConsentRecord.notice_version)
+        .where(ConsentRecord.participant_id == Participant.id)
+        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+        .correlate(Participant)
+        .scalar_subquery()
+    )
     return select(
-        Participant.id, Participant.name, Participant.caseworker_id, Participant.language, Participant.status, Participant.telegram_chat_id, Conversation.data
+        Participant.id, Participant.name, Participant.caseworker_id, Participant.language, Participant.status, Participant.telegram_chat_id, Conversation.data, latest_consent
     ).outerjoin(Conversation, Conversation.participant_id == Participant.id)
 
 
 def _row(values: Sequence[Any]) -> ParticipantRow:
-    pid, name, caseworker_id, language, status, chat_id, data = values
-    return ParticipantRow(pid, name, caseworker_id, language, ParticipantStatus(status), chat_id, data)
+    pid, name, caseworker_id, language, status, chat_id, data, notice_version = values
+    return ParticipantRow(pid, name, caseworker_id, language, ParticipantStatus(status), chat_id, data, notice_version)
 
 
 async def participants_by_id(connection: AsyncConnection | AsyncSession, ids: Sequence[int]) -> dict[int, ParticipantRow]:
@@ -205,7 +216,8 @@ class EngineStore:
 # SQLAlchemy's SQLite DateTime storage format, so rows written here read back like any other.
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 _SELECT_PARTICIPANT = (
-    "SELECT p.id, p.name, p.caseworker_id, p.language, p.status, p.telegram_chat_id, c.data "
+    "SELECT p.id, p.name, p.caseworker_id, p.language, p.status, p.telegram_chat_id, c.data, "
+    "(SELECT r.notice_version FROM consent_records AS r WHERE r.participant_id = p.id ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1) "
     "FROM participants AS p LEFT JOIN conversations AS c ON c.participant_id = p.id WHERE p.telegram_chat_id = ?"
 )
 _INSERT_EVENT = "INSERT INTO events (type, participant_id, occurred_at, payload, flow, step) VALUES (?, ?, ?, ?, ?, ?)"
@@ -391,8 +403,8 @@ class SQLiteStore:
 
 
 def _sqlite_row(found: Sequence[Any]) -> ParticipantRow:
-    pid, name, caseworker_id, language, status, chat_id, data = found
-    return ParticipantRow(pid, name, caseworker_id, language, ParticipantStatus(status), chat_id, json.loads(data) if data else None)
+    pid, name, caseworker_id, language, status, chat_id, data, notice_version = found
+    return ParticipantRow(pid, name, caseworker_id, language, ParticipantStatus(status), chat_id, json.loads(data) if data else None, notice_version)
 
 
 def _write_unit(raw: sqlite3.Connection, core: Any, changes: Changes) -> None:

@@ -100,7 +100,7 @@ class BotHarness:
     async def expire_invite(self, code: str) -> None:
         """Move the invite's expiry into the past, directly in the database."""
         async with self.database.sessions() as session:
-            invite = await session.scalar(select(Invite).where(Invite.code == code))
+            invite = await session.scalar(select(Invite).where(Invite.code_hash == repo.invite_hash(code)))
             assert invite is not None, f"no invite {code!r}"
             invite.expires_at = self.stegvis.clock.now() - timedelta(minutes=1)
             await session.commit()
@@ -190,7 +190,7 @@ class BotHarness:
 
     async def invite_row(self, code: str) -> Invite:
         async with self.database.sessions() as session:
-            invite = await session.scalar(select(Invite).where(Invite.code == code))
+            invite = await session.scalar(select(Invite).where(Invite.code_hash == repo.invite_hash(code)))
             assert invite is not None, f"no invite {code!r}"
             return invite
 
@@ -199,7 +199,7 @@ class BotHarness:
         tables = {
             "caseworkers": (Caseworker, ("id", "name", "email")),
             "participants": (Participant, ("id", "name", "caseworker_id", "language", "telegram_chat_id", "status")),
-            "invites": (Invite, ("id", "code", "participant_id", "expires_at", "used_at")),
+            "invites": (Invite, ("id", "code_hash", "participant_id", "expires_at", "used_at")),
             "consent_records": (ConsentRecord, ("id", "participant_id", "notice_version", "answer")),
             "conversations": (Conversation, ("participant_id", "flow", "step", "data")),
             "events": (Event, ("id", "type", "participant_id", "payload", "flow", "step")),

@@ -105,7 +105,7 @@ async def unanswered(database: Database, now: datetime) -> list[int]:
 
 async def listing(database: Database, settings: Settings, participant_id: int | None = None) -> list[dict]:
     async with database.sessions() as session:
-        return [view.as_json(TZ) for view in await booking.list_appointments(session, CLI, settings, participant_id=participant_id)]
+        return [view.as_json(TZ) for view in await booking.list_appointments(session, CLI, settings, participant_id=participant_id, now=NOW)]
 
 
 async def answer(database: Database, appointment_id: int, participant_id: int, given: str, *, version: int, now: datetime) -> bool:
@@ -643,10 +643,10 @@ async def set_status(database: Database, participant_id: int, status: str) -> No
 async def join(database: Database, participant_id: int, chat_id: int, *, now: datetime) -> None:
     """What onboarding stores when the participant opens their invite link and agrees to the privacy notice."""
     async with database.sessions.begin() as session:
-        invite = await repo.create_invite(session, participant_id, timedelta(days=14), now=now)
+        invite, _ = await repo.create_invite(session, participant_id, timedelta(days=14), now=now)
         await repo.redeem_invite(session, invite, chat_id, now=now)
         changes = Changes(participant_id, now)
-        consent(changes, (await participants_by_id(session, [participant_id]))[participant_id], FlowEvent("consent", {"answer": "agreed", "notice_version": "1"}, "onboarding", None))
+        consent(changes, (await participants_by_id(session, [participant_id]))[participant_id], FlowEvent("consent", {"answer": "agreed", "notice_version": "2026-11"}, "onboarding", None))
         await apply_changes(session, changes)
 
 

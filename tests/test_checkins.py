@@ -266,7 +266,7 @@ async def test_an_answer_stops_the_nudge_and_the_next_weeks_check_in_gives_up_on
 
 async def _list(w: World, week: date) -> dict:
     async with w.database.sessions() as session:
-        return (await services.list_week(session, w.stegvis.settings, week=week, now=w.clock.now())).as_json(TZ)
+        return (await services.list_week(session, SYSTEM, w.stegvis.settings, week=week, now=w.clock.now())).as_json(TZ)
 
 
 @pytest.mark.parametrize(

@@ -279,7 +279,7 @@ def _invites(tmp_path: Path) -> list[tuple[str, datetime, datetime | None]]:
         database = Database(f"sqlite:///{tmp_path}/cli.sqlite3", create=False)
         try:
             async with database.sessions() as session:
-                return [(i.code, i.expires_at, i.used_at) for i in await session.scalars(select(Invite).order_by(Invite.id))]
+                return [(i.code_hash, i.expires_at, i.used_at) for i in await session.scalars(select(Invite).order_by(Invite.id))]
         finally:
             await database.dispose()
 
@@ -317,7 +317,8 @@ def test_participant_invite_prints_a_new_link_and_the_old_one_stops_working(tmp_
     assert issued == {"participant_id": 1, "invite_code": new, "invite_expires_at": expires, "link": f"https://t.me/stegvis_bot?start={new}"}
     assert new != old
     # The old code is voided: it expires now, unused, and the bot refuses it.
-    assert _invites(tmp_path) == [(old, NOW, None), (new, NOW + timedelta(days=14), None)]
+    # Only the codes' hashes are stored: the link is shown once, here.
+    assert _invites(tmp_path) == [(repo.invite_hash(old), NOW, None), (repo.invite_hash(new), NOW + timedelta(days=14), None)]
     assert _redeem(tmp_path, old, CHAT) == "expired"
     assert _redeem(tmp_path, new, CHAT) is None
 
@@ -327,11 +328,12 @@ def test_participant_invite_without_json_prints_the_link_in_words(tmp_path: Path
     assert stegvis(tmp_path, "participant", "add", "--name", "Zahra", "--caseworker", "1").returncode == 0
     result = stegvis(tmp_path, "participant", "invite", "1", TELEGRAM_BOT_USERNAME="stegvis_bot")
     assert result.returncode == 0, result.stderr
-    code = _invites(tmp_path)[-1][0]
+    code = result.stdout.rsplit("?start=", 1)[1].strip()
     assert result.stdout == (
         "A new personal invite link for participant 1, valid until 2029-06-15; the old link no longer works:\n"
         f"https://t.me/stegvis_bot?start={code}\n"
     )
+    assert _invites(tmp_path)[-1][0] == repo.invite_hash(code) and code.encode() not in b"".join(f.read_bytes() for f in tmp_path.glob("cli.sqlite3*"))
 
 
 def test_participant_invite_refuses_an_unknown_id_and_a_participant_who_joined(tmp_path: Path):
@@ -342,7 +344,7 @@ def test_participant_invite_refuses_an_unknown_id_and_a_participant_who_joined(t
 
     assert _redeem(tmp_path, code, CHAT) is None  # Zahra joins from Telegram
     refuses_with(tmp_path, ("participant", "invite", "1"), "participant 1 has already joined from Telegram; a new link is only for someone who has not joined yet")
-    assert _invites(tmp_path) == [(code, NOW + timedelta(days=14), NOW)]  # no new invite
+    assert _invites(tmp_path) == [(repo.invite_hash(code), NOW + timedelta(days=14), NOW)]  # no new invite
 
 
 def test_participant_invite_with_a_bad_id_is_a_usage_error(tmp_path: Path):

@@ -38,6 +38,7 @@ from bot.features.digest_delivery.services import digest_status, send_now
 from bot.features.participants import services as participants
 from bot.outbox.sender import Sender
 from bot.services import Actor, NotFound
+from storage import access_log
 from storage import repositories as repo
 from storage.clock import FrozenClock
 from storage.database import Database
@@ -367,6 +368,10 @@ async def test_the_real_digest_reaches_telegram_as_html_and_a_quick_reply_is_one
         assert "Senait Tesfay (id 1)" in first.text and "«\u2068&lt;b&gt;Kan&lt;/b&gt; vi ses? ሰላም\u2069» (på tigrinja)" in first.text
         assert [[label for label, _data in row] for row in first.buttons] == [[quick_replies.LABELS[r] for r in row] for row in quick_replies.ROWS]
         assert any("Omar Said (id 2)" in m.text for m in rest) and not any(m.buttons for m in rest)  # said /stop: nothing to answer
+        await daily_send(harness.stegvis)  # copies the outcome into the digest's record and logs whom it showed Karin
+        async with harness.database.sessions() as session:
+            shown = [(r.actor, r.what, r.detail, r.participant_ids) for r in await access_log.rows_since(session, local(TUESDAY, 0))]
+        assert shown == [(f"caseworker:{harness.caseworker_id}", "digest.send", "2027-02-02 on Telegram", (senait_id, _omar_id))]
 
         clock.set(local(TUESDAY, 9))
         answer = await karin.press(quick_replies.LABELS["call_you"], first)

@@ -878,7 +878,7 @@ def test_consent_event_carries_the_notice_version(engine: Engine) -> None:
     state = at_privacy(engine)
     sprint = engine.resume(state, Press("s:onboarding:privacy:agree"), language="sv", variables=VARIABLES)
     assert [(e.type, e.payload, e.flow, e.step) for e in sprint.events] == [
-        ("consent", {"answer": "agreed", "notice_version": "2026-11"}, "onboarding", "privacy"),
+        ("consent", {"answer": "agreed", "notice_version": "2026-12"}, "onboarding", "privacy"),
         ("flow_completed", {"flow": "onboarding"}, "onboarding", "welcome"),
     ]
     assert sprint.chosen == "Ja, jag godkänner"

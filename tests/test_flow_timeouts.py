@@ -127,7 +127,7 @@ async def test_no_answer_gets_the_reminder_once_then_unanswered(harness: BotHarn
     assert len(await timeout_rows(harness)) == 4  # nothing more for anyone
 
     async with harness.database.sessions() as session:
-        results = await services.flow_results(session, STAFF, flows=FLOWS, flow="course_eval")
+        results = await services.flow_results(session, STAFF, flows=FLOWS, flow="course_eval", now=harness.clock.now())
     answers = {person.participant_id: person.answers for person in results.people}
     assert [q.step for q in results.questions] == ["overall", "useful", "pace", "comment"]
     assert answers[a] == {"overall": "😐 Okej", "useful": "Ja, mycket", "pace": "För snabbt", "comment": "Hoppa över"}

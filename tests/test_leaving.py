@@ -30,9 +30,10 @@ from bot.outbox.composers import Addressee
 from bot.outbox.sender import Sender
 from bot.services import SYSTEM, Conflict, InvalidInput, NotFound
 from locales import LANGUAGES, Catalogs
-from storage import outbox
+from storage import access_log, outbox
 from storage.clock import FrozenClock
 from storage.database import Database
+from storage.repositories import invite_hash
 from storage.models import (
     Appointment, Base, ConsentRecord, Conversation, Enrolment, Event, Invite, OutboxMessage, OutboxStatus, Participant,
     ParticipantStatus, RecipientKind,
@@ -58,7 +59,7 @@ async def give_hassan_a_life(database: Database) -> None:
         hassan = await session.get(Participant, HASSAN)
         hassan.telegram_chat_id, hassan.status, hassan.language = CHAT, ParticipantStatus.ACTIVE, "ar"
         session.add_all([
-            Invite(code=CODE, participant_id=HASSAN, created_at=NOW, expires_at=NOW + timedelta(days=14), used_at=NOW),
+            Invite(code_hash=invite_hash(CODE), participant_id=HASSAN, created_at=NOW, expires_at=NOW + timedelta(days=14), used_at=NOW),
             ConsentRecord(participant_id=HASSAN, notice_version="2026-11", answer="agreed", recorded_at=NOW),
             Conversation(participant_id=HASSAN, flow="message", step="write", data={"runs": [{"flow": "message", "data": {"draft": "Hassan här"}}]}, updated_at=NOW),
             Appointment(participant_id=HASSAN, starts_at=NOW + timedelta(days=3), place="Hassans hem, Storgatan 1", title="Hembesök hos Hassan", created_at=NOW, updated_at=NOW),
@@ -115,13 +116,13 @@ async def test_erasure_leaves_no_trace_and_the_months_reports_are_unchanged(janu
     before = await reports(january)
     assert before[0]["total"]["present"] > 0 and before[1]["total"]["sent"] > 0  # Hassan is in both
     texts = await every_text(january)
-    assert any(CODE in v for _t, v in texts) and any(str(CHAT) in v for _t, v in texts) and any("Hassan" in v for _t, v in texts)
+    assert any(invite_hash(CODE) in v for _t, v in texts) and any(str(CHAT) in v for _t, v in texts) and any("Hassan" in v for _t, v in texts)
 
     result = await erase(january, HASSAN)
 
     assert result.confirmed and {s.table for s in result.steps} >= {"participants", "events", "outbox", "access_log"}
     assert await reports(january) == before  # the same numbers, gender rows included
-    for needle in ("Hassan", str(CHAT), CODE, VOICE, "0701234567", "Storgatan 1"):
+    for needle in ("Hassan", str(CHAT), CODE, invite_hash(CODE), VOICE, "0701234567", "Storgatan 1"):
         assert [(t, v) for t, v in await every_text(january) if needle in v] == [], needle
     async with january.sessions() as session:
         assert await session.get(Participant, HASSAN) is None
@@ -300,7 +301,7 @@ async def test_export_in_each_language(january: Database, code: str) -> None:
         await session.commit()
         found = await export.collect(session, SYSTEM, participant_id=HASSAN, now=NOW)
     language, texts = LANGUAGES[code], CATALOGS.texts(code)
-    assert [s.key for s in found.sections] == ["profile", "consents", "appointments", "activities", "attendance", "checkins", "messages", "history"]
+    assert [s.key for s in found.sections] == ["profile", "consents", "appointments", "activities", "attendance", "checkins", "messages", "history", "access_log"]
     page = export.as_html(found, CATALOGS, load_settings().tz)
     assert f'<html lang="{code.replace("_", "-")}" dir="{"rtl" if language.rtl else "ltr"}">' in page
     assert f"<h1>{texts.gettext(export.PAGE_TITLE)}</h1>" in page
@@ -386,12 +387,21 @@ async def test_mydata_the_goodbye_finished_and_then_a_stranger(tmp_path: Path) -
         assert (await user.next_reply()).text == CATALOGS.in_all_languages(NO_LINK)  # a stranger: no record, nothing known about them
 
 
-async def test_another_feature_can_add_a_section_to_the_copy(january: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def looked_at(session: Any, pid: int) -> export.Section:
-        return export.Section("access_log", "Vem har tittat på dina uppgifter", (export.Column("who", "Vem"),), (("Karin Lund",),))
-
-    monkeypatch.setattr(export, "EXTRA_SECTIONS", [looked_at])
+async def test_the_copy_lists_who_looked_at_their_data_the_export_is_logged_and_erasure_keeps_the_log(january: Database) -> None:
     async with january.sessions() as session:
+        await access_log.record(session, "caseworker:1", access_log.DIGEST_SHOW, [HASSAN, HASSAN + 1], now=NOW - timedelta(days=2))
+        await access_log.record(session, "cli:anna", access_log.PARTICIPANT_LIST, [HASSAN + 1], now=NOW - timedelta(days=1))
         found = await export.collect(session, SYSTEM, participant_id=HASSAN, now=NOW)
-    assert found.sections[-1].key == "access_log"
-    assert json.loads(export.as_json(found))["sections"][-1] == {"key": "access_log", "columns": ["who"], "rows": [{"who": "Karin Lund"}]}
+        await session.commit()
+    [section] = [s for s in found.sections if s.key == "access_log"]
+    assert [(who, what) for _at, who, what in section.rows] == [("caseworker:1", "digest.show")]  # not the listing that showed only someone else
+    async with january.sessions() as session:
+        about = await access_log.rows_about(session, HASSAN)
+    assert [(r.what, r.participant_ids) for r in about] == [("digest.show", (HASSAN,)), ("participant.export", (HASSAN,))]
+
+    await end(january, HASSAN)
+    dry_run = await erase(january, HASSAN, confirm=False)
+    assert {(s.table, s.action): s.rows for s in dry_run.steps}[("access_log", "keep")] == 2
+    await erase(january, HASSAN)
+    async with january.sessions() as session:
+        assert [r.what for r in await access_log.rows_about(session, HASSAN)] == ["digest.show", "participant.export"]  # who looked stays provable

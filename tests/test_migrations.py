@@ -424,10 +424,8 @@ async def test_0010_adds_the_translations_table_keeps_every_row_and_downgrades(d
     assert "translations" not in old_shape
     await _migrate(database_at_0003, "0010")
     assert await _revision(database_at_0003) == "0010"
-    # The models are the newest: only the columns a later migration adds (0011's) are missing.
-    assert sorted((d[0], d[2], d[3].name) for d in await _schema_differences(database_at_0003)) == [
-        ("add_column", "participants", "finish_reason"), ("add_column", "participants", "finished_on"),
-    ]
+    # The models are the newest: only what 0011 and 0012 add is missing.
+    assert _what_is_missing(await _schema_differences(database_at_0003)) == AFTER_0011 | AFTER_0012
     assert await _kept_rows(database_at_0003) == before
     assert {column[0] for column in (await _schema_shape(database_at_0003))["translations"]["columns"]} == {
         "id", "language", "msgid", "msgid_plural", "strings", "unreviewed", "revision", "source", "imported_at",
@@ -469,6 +467,26 @@ async def test_0009_adds_flow_versions_and_live_content_and_downgrades_again(dat
     assert await _schema_differences(database_at_0003) == []
 
 
+# What a later migration adds, as `_what_is_missing` names it: the newest models have it, an
+# older database does not.
+AFTER_0011 = {("add_column", "participants.finish_reason"), ("add_column", "participants.finished_on")}
+AFTER_0012 = {("add_table", "access_log"), ("add_table", "access_log_participants"), ("add_index", "access_log"), ("add_index", "access_log_participants")}
+
+
+def _what_is_missing(differences: list) -> set[tuple[str, str]]:
+    """Alembic's differences between the models and a database, as (kind, table or table.column)."""
+    named = set()
+    for difference in differences:
+        kind = difference[0]
+        if kind == "add_column":
+            named.add((kind, f"{difference[2]}.{difference[3].name}"))
+        elif kind == "add_table":
+            named.add((kind, difference[1].name))
+        else:
+            named.add((kind, difference[1].table.name))
+    return named
+
+
 # Migration 0011: when and why a participation ended, on a database 0010 filled.
 
 
@@ -477,9 +495,42 @@ async def test_0011_adds_the_finish_columns_keeps_every_row_and_downgrades(datab
     before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
     await _migrate(database_at_0003, "0011")
     assert await _revision(database_at_0003) == "0011"
-    assert await _schema_differences(database_at_0003) == []
+    assert _what_is_missing(await _schema_differences(database_at_0003)) == AFTER_0012
     assert await _kept_rows(database_at_0003) == before
     assert {"finished_on", "finish_reason"} <= {column[0] for column in (await _schema_shape(database_at_0003))["participants"]["columns"]}
     await _migrate(database_at_0003, "0010", "downgrade")
     assert await _schema_shape(database_at_0003) == old_shape
     assert await _kept_rows(database_at_0003) == before
+
+
+# Migration 0012: the access log, and invite codes stored as hashes, on a database 0011 filled.
+
+
+async def test_0012_adds_the_append_only_access_log_hashes_invite_codes_and_downgrades(database_at_0003: Database) -> None:
+    import hashlib
+
+    from sqlalchemy.exc import DBAPIError
+
+    await _migrate(database_at_0003, "0011")
+    async with database_at_0003.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO invites (id, code, participant_id, created_at, expires_at) VALUES (1, :code, 1, :now, :later)"), {"code": "A" * 43, "now": NOW.replace(tzinfo=None), "later": LATER.replace(tzinfo=None)})
+        await conn.execute(text("UPDATE caseworkers SET invite_code = :code"), {"code": "case-" + "B" * 36})
+    before, old_shape = await _kept_rows(database_at_0003), await _schema_shape(database_at_0003)
+    await _migrate(database_at_0003, "0012")
+    assert await _revision(database_at_0003) == "0012"
+    assert await _schema_differences(database_at_0003) == []
+    assert await _kept_rows(database_at_0003) == before
+    async with database_at_0003.engine.begin() as conn:
+        assert (await conn.execute(text("SELECT code FROM invites"))).scalar() == hashlib.sha256(b"A" * 43).hexdigest()  # the link already sent still works
+        assert (await conn.execute(text("SELECT invite_code FROM caseworkers"))).scalar() == hashlib.sha256(b"case-" + b"B" * 36).hexdigest()
+        await conn.execute(text("INSERT INTO access_log (id, at, actor, what) VALUES (1, :now, 'cli:anna', 'participant.list')"), {"now": NOW.replace(tzinfo=None)})
+        await conn.execute(text("INSERT INTO access_log_participants (log_id, participant_id) VALUES (1, 1)"))
+    for statement in ("UPDATE access_log SET actor = 'x'", "DELETE FROM access_log_participants"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with database_at_0003.engine.begin() as conn:
+                await conn.execute(text(statement))
+    await _migrate(database_at_0003, "0011", "downgrade")
+    assert await _schema_shape(database_at_0003) == old_shape
+    assert await _kept_rows(database_at_0003) == before
+    await _migrate(database_at_0003, "head")
+    assert await _schema_differences(database_at_0003) == []

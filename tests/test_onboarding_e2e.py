@@ -29,7 +29,7 @@ from tests.harness import CASEWORKER, BotHarness, help_text_for, start_bot
 CATALOGS = Catalogs()
 ONBOARDING = load_flows()["onboarding"].steps
 LANGUAGE_FLOW = load_flows()["language"].steps
-NOTICE_VERSION = "2026-11"
+NOTICE_VERSION = "2026-12"
 PRIVACY, WELCOME, DECLINED = ONBOARDING["privacy"].say, ONBOARDING["welcome"].say, ONBOARDING["declined"].say
 AGREE, DECLINE = (button.label for button in ONBOARDING["privacy"].buttons)
 LANGUAGE_SET = LANGUAGE_FLOW["done"].say

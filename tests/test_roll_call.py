@@ -32,6 +32,7 @@ from locales.format import format_clock, format_day
 from storage.clock import FrozenClock
 from storage.database import Database
 from storage.models import Attendance, Event, Leader, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
+from storage.repositories import invite_hash
 from storage.roll_call import is_leader_code
 from tests import test_appointments_cli as appointments_cli
 from tests.harness import BotHarness, start_bot
@@ -238,7 +239,8 @@ def test_leader_add_prints_an_invite_link_and_list_shows_them(db: Path) -> None:
     listed = ok(db, "leader", "list")["leaders"]
     assert [(leader["leader_id"], leader["linked"]) for leader in listed] == [(1, False), (2, False)]
     renewed = ok(db, "leader", "invite", "1")
-    assert renewed["invite_code"] != added["invite_code"] and table(db, "leaders")[0][4] == renewed["invite_code"]
+    assert renewed["invite_code"] != added["invite_code"] and table(db, "leaders")[0][4] == invite_hash(renewed["invite_code"])  # only its hash is stored
+    assert [leader["invite_code"] for leader in ok(db, "leader", "list")["leaders"]] == [None, None]  # a link is shown once, when made
 
 
 def test_leader_add_refuses_an_unknown_activity_and_a_blank_name(db: Path) -> None:

@@ -39,8 +39,9 @@ async def _new_participant(database: Database, name: str = "Amina") -> int:
 
 async def _new_invite(database: Database, participant_id: int) -> str:
     async with database.sessions.begin() as session:
-        invite = await repo.create_invite(session, participant_id, FOURTEEN_DAYS, now=NOW)
-        return invite.code
+        invite, code = await repo.create_invite(session, participant_id, FOURTEEN_DAYS, now=NOW)
+        assert invite.code_hash == repo.invite_hash(code) != code  # only the hash is stored
+        return code
 
 
 async def _redeem(database: Database, code: str, chat_id: int, now: datetime) -> Participant:

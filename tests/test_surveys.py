@@ -126,7 +126,7 @@ async def test_a_group_send_reaches_everyone_once_across_a_restart_and_the_answe
     await harness.settle()
 
     async with harness.database.sessions() as session:
-        results = await services.flow_results(session, STAFF, flows=FLOWS, flow="course_eval")
+        results = await services.flow_results(session, STAFF, flows=FLOWS, flow="course_eval", now=NOW)
     csv = results_csv(results, TZ).decode("utf-8-sig").split("\r\n")
     assert csv[0] == "Deltagare;Namn;Språk;Skickad;Klar;" + ";".join(STEPS[step].say for step in ("overall", "useful", "pace", "comment"))
     assert csv[1] == f"{h};Hassan Ali;arabiska;2027-01-19 10:00;2027-01-19 10:00;😄 Bra;Lite;Lagom;المعلمة كانت ممتازة"

@@ -72,7 +72,7 @@ async def test_onboarding_through_the_webhook(webhook_bot: BotHarness, caplog: p
     participant = await harness.participant(participant_id)
     assert (participant.status, participant.language, participant.telegram_chat_id) == (ParticipantStatus.ACTIVE, "ar", user.id)
     [consent] = await harness.consents(participant_id)
-    assert (consent.answer, consent.notice_version) == (ConsentAnswer.AGREED, "2026-11")
+    assert (consent.answer, consent.notice_version) == (ConsentAnswer.AGREED, "2026-12")
     assert await harness.event_types(participant_id) == ["invite_redeemed", "language_chosen", "consent", "flow_completed"]
     assert harness.sandbox.webhook_errors == []
     assert_nothing_logged(caplog)

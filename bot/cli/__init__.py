@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as error:
         return _configuration_error(str(error))
+    from bot import redaction
+
+    redaction.install_for(settings)
     if getattr(args, "command", None) is not None:
         return run_command(args.command, settings, args)
     return args.handler(settings, args)

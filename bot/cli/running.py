@@ -39,6 +39,7 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Stegvis
     from bot.config import SettingsError, check_webhook_url
     from bot.telegram.running import StartupError, run_polling, run_webhook
+    from flows.definition import FlowError
     from storage.database import DatabaseError
 
     try:
@@ -46,7 +47,7 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
             check_webhook_url(args.webhook, api_url=settings.telegram_api_url)
         stegvis = Stegvis.create(settings, clock=settings.clock)
         asyncio.run(run_webhook(stegvis, args.webhook) if args.webhook else run_polling(stegvis))
-    except (SettingsError, DatabaseError, StartupError) as error:
+    except (SettingsError, DatabaseError, StartupError, FlowError) as error:  # FlowError: a notice text without a version
         return refuse(str(error), [], args.json)
     except KeyboardInterrupt:
         pass

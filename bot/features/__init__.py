@@ -29,6 +29,7 @@ FEATURES = (
     "surveys",  # after flow_admin: it adds `flows start | results` to that group
     "flow_timeouts",
     "leaving",  # after participants: it adds `participant end | erase | export` to that group
+    "audit",  # the access log's `stegvis audit`
 )
 
 

@@ -25,7 +25,7 @@ from bot.outbox.quiet_hours import next_allowed_moment
 from bot.services import Actor, Conflict, InvalidInput, NotFound, invalid
 from bot.validation import check_not_too_far, clean_text
 from storage import appointments as store
-from storage import outbox
+from storage import access_log, outbox
 from storage import repositories as repo
 from storage.clock import require_aware
 from storage.models import Appointment, AppointmentStatus, OutboxMessage, OutboxStatus, Participant, ParticipantStatus
@@ -229,11 +229,14 @@ async def record_unanswered(session: AsyncSession, now: datetime) -> list[int]:
     return [appointment.id for appointment in changed]
 
 
-async def list_appointments(session: AsyncSession, actor: Actor, settings: Settings, *, participant_id: int | None = None) -> list[AppointmentView]:
-    """Every appointment (or one participant's), each with its reminders, notices and latest answer."""
+async def list_appointments(session: AsyncSession, actor: Actor, settings: Settings, *, participant_id: int | None = None, now: datetime) -> list[AppointmentView]:
+    """Every appointment (or one participant's), each with its reminders, notices and latest
+    answer; the listing is recorded in the access log."""
     if participant_id is not None and await repo.get_participant(session, participant_id) is None:
         raise NotFound(f"no participant with id {participant_id} (see: stegvis participant list)", field="participant")
-    return await views(session, settings, await store.list_appointments(session, participant_id))
+    found = await views(session, settings, await store.list_appointments(session, participant_id))
+    await access_log.record(session, actor, access_log.APPOINTMENT_LIST, [view.participant_id for view in found], now=now)
+    return found
 
 
 async def views(session: AsyncSession, settings: Settings, appointments: Sequence[Appointment]) -> list[AppointmentView]:

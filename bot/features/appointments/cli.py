@@ -106,7 +106,7 @@ async def attended_it(context: Context, args: argparse.Namespace) -> Appointment
 async def list_them(context: Context, args: argparse.Namespace) -> Listing:
     from bot.features.appointments import booking
 
-    return Listing(await booking.list_appointments(context.session, context.actor, context.settings, participant_id=args.participant))
+    return Listing(await booking.list_appointments(context.session, context.actor, context.settings, participant_id=args.participant, now=context.now))
 
 
 async def import_file(context: Context, args: argparse.Namespace) -> Listing:

@@ -46,7 +46,7 @@ async def list_it(context: Context, args: argparse.Namespace) -> WeekListing:
     from bot.features.checkins import services, weeks
 
     week = invalid_option("week", lambda: weeks.parse_week(args.week)) if args.week is not None else None
-    return await services.list_week(context.session, context.settings, week=week, now=context.now)
+    return await services.list_week(context.session, context.actor, context.settings, week=week, now=context.now)
 
 
 def scheduled_text(s: ScheduleView, settings: Settings) -> str:

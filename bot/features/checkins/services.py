@@ -16,7 +16,7 @@ from bot.features.checkins import weeks
 from bot.features.checkins.messages import SUBJECT, WEEKLY
 from bot.features.checkins.planning import moments
 from bot.services import Actor, NotFound
-from storage import outbox
+from storage import access_log, outbox
 from storage.models import Activity, CheckIn, Enrolment, Participant
 from storage.outbox import Subject
 
@@ -99,9 +99,9 @@ class WeekListing:
         return {"week": weeks.iso_week(self.week), "monday": self.week.isoformat(), "checkins": [r.as_json(tz) for r in self.rows]}
 
 
-async def list_week(session: AsyncSession, settings: Settings, *, week: date | None, now: datetime) -> WeekListing:
+async def list_week(session: AsyncSession, actor: Actor, settings: Settings, *, week: date | None, now: datetime) -> WeekListing:
     """Who was asked in the week (answered, unanswered, or still waiting) and, for the current
-    or a coming week, who will be asked and when."""
+    or a coming week, who will be asked and when; the listing is recorded in the access log."""
     monday = week if week is not None else weeks.week_of(now, settings.tz)
     rows = (await session.execute(select(CheckIn, Participant.name).join(Participant, Participant.id == CheckIn.participant_id).where(CheckIn.week == monday))).all()
     found = []
@@ -114,4 +114,5 @@ async def list_week(session: AsyncSession, settings: Settings, *, week: date | N
         names = dict((await session.execute(select(Participant.id, Participant.name).where(Participant.id.in_(sorted(planned))))).all()) if planned else {}
         for pid, moment in planned.items():
             found.append(CheckinRow(pid, names[pid], "planned", weeks.due_at(monday, moment, settings.tz), None, None, None, None, None, 0))
+    await access_log.record(session, actor, access_log.CHECKIN_LIST, [r.participant_id for r in found], now=now, detail=f"week of {monday.isoformat()}")
     return WeekListing(monday, sorted(found, key=lambda r: r.participant_id))

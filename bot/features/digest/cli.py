@@ -46,12 +46,14 @@ async def show_it(context: Context, args: argparse.Namespace) -> Shown:
     from bot.features.digest.content import build_digest
     from bot.services import InvalidInput
     from bot.validation import parse_date
+    from storage import access_log
 
     chosen = args.format.strip().lower()
     if chosen not in FORMATS:
         raise InvalidInput(f"must be text, html or json, not {args.format!r}", field="format")
     day = invalid_option("date", lambda: parse_date(args.date)) if args.date else context.now.astimezone(context.settings.tz).date()
     digest = await build_digest(context.session, context.settings, caseworker_id=args.caseworker, day=day, now=context.now)
+    await access_log.record(context.session, context.actor, access_log.DIGEST_SHOW, digest.participant_ids, now=context.now, detail=f"caseworker {args.caseworker}, {day.isoformat()}")
     return Shown(digest, chosen, context.settings)
 
 

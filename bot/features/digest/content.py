@@ -122,6 +122,11 @@ class Digest:
     def empty(self) -> bool:
         return not any(section.lines for section in self.sections)
 
+    @property
+    def participant_ids(self) -> tuple[int, ...]:
+        """Everyone a line names: whose data showing this digest shows (the access log's row)."""
+        return tuple(sorted({line.participant.id for section in self.sections for line in section.lines if line.participant is not None}))
+
 
 def digest_time(settings: Settings) -> time:
     from bot.validation import parse_time

@@ -9,6 +9,7 @@ rest of the line around, and the characters themselves are kept as written.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +32,7 @@ class EmailContent:
     subject: str
     text: str
     html: str
+    participant_ids: tuple[int, ...] = ()  # whom it names: for the access log once it is sent
 
 
 # Under needs action in a terminal (and an email): how to answer, since there are no buttons there.
@@ -97,6 +99,7 @@ class TelegramMessage:
 
     text: str
     replies_for: int | None = None
+    participant_ids: tuple[int, ...] = ()  # whom the digest names (every message carries all): for the access log once sent
 
 
 # Needs-action participants who get a message of their own with quick-reply buttons; the rest
@@ -154,7 +157,7 @@ def render_telegram(digest: Digest, settings: Settings) -> list[TelegramMessage]
         if about_someone:
             flush()
     flush()
-    return messages
+    return [dataclasses.replace(message, participant_ids=digest.participant_ids) for message in messages]
 
 
 def _by_participant(lines: tuple[Line, ...]) -> list[tuple[Person | None, list[Line]]]:
@@ -227,7 +230,7 @@ def render_email(digest: Digest, settings: Settings) -> EmailContent:
     where = f"Hela sammanfattningen, med fullständiga namn: {settings.digest_full_at}."
     text = _text(digest, settings, full_names=full) + ("" if full else f"\n\n{where}")
     body = _html(digest, settings, full_names=full, template="email.html", where=None if full else where)
-    return EmailContent(subject=title(digest), text=text, html=body)
+    return EmailContent(subject=title(digest), text=text, html=body, participant_ids=digest.participant_ids)
 
 
 def render_json(digest: Digest, settings: Settings) -> dict[str, Any]:

@@ -29,11 +29,12 @@ from bot.email.smtp import Email, EmailNotSent, SmtpServer, send_email
 from bot.features.activities.schedule import holiday
 from bot.features.digest_delivery.source import DigestSource
 from bot.outbox.quiet_hours import from_wall
+from storage import access_log
 from storage import digests as store
 from storage import outbox
 from storage import repositories as repo
 from storage.database import Database
-from storage.models import Caseworker, Digest, DigestChannel, DigestStatus, OutboxMessage, OutboxStatus, RecipientKind
+from storage.models import Caseworker, Digest, DigestChannel, DigestStatus, Event, OutboxMessage, OutboxStatus, RecipientKind
 from storage.outbox import Planned, Recipient, Subject
 from storage.repositories import dialect_insert
 
@@ -106,10 +107,13 @@ async def sync_telegram(session: AsyncSession) -> int:
         )
     ).all()
     changed = 0
+    newly_sent: dict[int, datetime] = {}
     for digest_id, status, sent_at, error, attempts in rows:
         values: dict[str, Any] = {"attempts": attempts}
         if status == OutboxStatus.SENT:
             values.update(status=DigestStatus.SENT.value, sent_at=sent_at, last_error=None)
+            if sent_at is not None:
+                newly_sent[digest_id] = sent_at
         elif status == OutboxStatus.FAILED:
             values.update(status=DigestStatus.FAILED.value, last_error=error)
         elif status == OutboxStatus.CANCELLED and error == f"{NOTHING_TO_SEND}":
@@ -123,8 +127,25 @@ async def sync_telegram(session: AsyncSession) -> int:
         for name, value in values.items():
             setattr(digest, name, value)
         changed += "status" in values
+    await _record_sent(session, newly_sent)
     await session.flush()
     return changed
+
+
+async def _record_sent(session: AsyncSession, sent: dict[int, datetime]) -> None:
+    """The access log's rows of Telegram digests that were sent: whom each named, from its
+    ``digest_sent`` event, for its caseworker at the moment it went. One insert for all of them."""
+    if not sent:
+        return
+    since = min(sent.values()) - timedelta(minutes=1)
+    events = await session.execute(select(Event.payload).where(Event.type == DIGEST_SENT, Event.occurred_at >= since))
+    accesses = []
+    for (payload,) in events:
+        digest_id = payload.get("digest_id")
+        if payload.get("channel") == DigestChannel.TELEGRAM.value and digest_id in sent:
+            day = (await session.get(Digest, digest_id)).day  # type: ignore[union-attr]
+            accesses.append(access_log.Access(f"caseworker:{payload.get('caseworker_id')}", access_log.DIGEST_SEND, payload.get("participant_ids") or (), f"{day.isoformat()} on Telegram", at=sent[digest_id]))
+    await access_log.record_many(session, accesses, now=min(sent.values()))
 
 
 @dataclass
@@ -189,5 +210,7 @@ async def _send_one(database: Database, source: DigestSource, settings: Any, ser
                 await store.finish(session, digest_id, DigestStatus.SENT, now=now)
                 payload = {"digest_id": digest_id, "caseworker_id": cid, "day": day.isoformat(), "channel": DigestChannel.EMAIL.value}
                 await repo.append_event(session, DIGEST_SENT, None, payload, occurred_at=now)
+                shown = getattr(content, "participant_ids", ())
+                await access_log.record(session, f"caseworker:{cid}", access_log.DIGEST_SEND, shown, now=now, detail=f"{day.isoformat()} by email")
                 run.sent.append(digest_id)
         await session.commit()

@@ -10,7 +10,7 @@ known at that moment. No quiet hours: caseworkers are staff and the digest comes
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -46,18 +46,30 @@ class TelegramDigest:
 
 @dataclass(frozen=True)
 class DigestMessages:
-    """``digest.telegram``: the digest's messages as the source rendered them, in Swedish."""
+    """``digest.telegram``: the digest's messages as the source rendered them, in Swedish.
+
+    Whom a composed digest names is kept by outbox row until it is sent, and goes into its
+    ``digest_sent`` event (``participant_ids``), from which `delivery.sync_telegram` writes the
+    access log's row: the sender knows no feature's tables, and only a sent digest was seen.
+    """
 
     kind: str = TELEGRAM
+    shown: dict[int, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def compose(self, addressee: Addressee, subject: Any, row: OutboxMessage) -> Sprint:
         if not isinstance(subject, TelegramDigest) or row.subject_id != subject.digest_id:
             raise ValueError(f"outbox message {row.id} is about digest {row.subject_id}, not the one given")
         messages = tuple(OutgoingMessage(m.text, quick_reply_buttons(m.replies_for) if m.replies_for else (), html=True) for m in subject.messages)
+        if len(self.shown) > 10_000:  # rows composed and never sent (failed for good): forget them
+            self.shown.clear()
+        self.shown[row.id] = tuple(sorted({pid for m in subject.messages for pid in getattr(m, "participant_ids", ())}))
         return Sprint(IDLE, SOURCE_LANGUAGE, messages, keep_state=True)
 
     def sent_event(self, row: OutboxMessage, telegram_message_id: int | None) -> dict[str, Any] | None:
-        payload = {"digest_id": row.subject_id, "caseworker_id": row.recipient_id, "channel": "telegram", "outbox_id": row.id, "telegram_message_id": telegram_message_id}
+        payload = {
+            "digest_id": row.subject_id, "caseworker_id": row.recipient_id, "channel": "telegram", "outbox_id": row.id, "telegram_message_id": telegram_message_id,
+            "participant_ids": list(self.shown.pop(row.id, ())),
+        }
         return {"type": DIGEST_SENT, "participant_id": None, "payload": payload}
 
 

@@ -115,6 +115,6 @@ async def new_invite(session: AsyncSession, actor: Actor, settings: Any, *, case
     caseworker = await repo.get_caseworker(session, caseworker_id)
     if caseworker is None:
         raise NotFound(f"no caseworker with id {caseworker_id} (see: stegvis caseworker add)")
-    await store.new_invite(session, caseworker, invite_ttl=timedelta(days=settings.invite_days), now=now)
-    assert caseworker.invite_code is not None and caseworker.invite_expires_at is not None
-    return CaseworkerInvite(caseworker.id, caseworker.name, caseworker.invite_code, caseworker.invite_expires_at, caseworker.telegram_chat_id is not None)
+    code = await store.new_invite(session, caseworker, invite_ttl=timedelta(days=settings.invite_days), now=now)
+    assert caseworker.invite_expires_at is not None
+    return CaseworkerInvite(caseworker.id, caseworker.name, code, caseworker.invite_expires_at, caseworker.telegram_chat_id is not None)

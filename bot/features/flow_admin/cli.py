@@ -83,6 +83,7 @@ def _flow_path(flow: str) -> Path:
 def check_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.features.flow_admin.services import check_file
     from flows.check import Translations
+    from flows.definition import FlowError
     from flows.library import DEFINITIONS
 
     target = Path(args.path) if args.path else DEFINITIONS
@@ -91,7 +92,11 @@ def check_command(settings: Settings, args: argparse.Namespace) -> int:
     paths = sorted(target.glob("*.yaml")) if target.is_dir() else [target]
     if not paths:
         return refuse(f"PATH: no .yaml flow files in {target}", [], args.json)
-    translations, events = Translations(), known_events(settings)
+    try:
+        events = known_events(settings)
+    except FlowError as error:  # a shipped flow the running bot itself would refuse (the privacy notice's version)
+        return refuse(str(error), [], args.json)
+    translations = Translations()
     reports = [check_file(path, translations=translations, known_events=events) for path in paths]
     failed = [r for r in reports if not r.ok]
     if args.json:
@@ -106,11 +111,17 @@ def check_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def publish_it(context: Context, args: argparse.Namespace) -> Published:
     from bot.features.flow_admin import services
+    from bot.services import InvalidInput
+    from flows.definition import FlowError
 
     path = Path(args.path)
     source = services.read_file(path)
+    try:
+        events = known_events(context.settings)
+    except FlowError as error:
+        raise InvalidInput(str(error), field="PATH") from None
     return await services.publish(
-        context.session, context.actor, source=source, file=str(path), expected_id=path.stem, note=args.note, now=context.now, known_events=known_events(context.settings)
+        context.session, context.actor, source=source, file=str(path), expected_id=path.stem, note=args.note, now=context.now, known_events=events
     )
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
-    Appointment, Attendance, CheckIn, ConsentRecord, Conversation, Enrolment, Event, Invite, OutboxMessage, Participant, ParticipantStatus,
+    AccessLogParticipant, Appointment, Attendance, CheckIn, ConsentRecord, Conversation, Enrolment, Event, Invite, OutboxMessage, Participant, ParticipantStatus,
     RecipientKind,
 )
 
@@ -145,9 +145,7 @@ def _is_code(value: Any) -> bool:
 
 
 async def _access_log_rows(session: AsyncSession, target: Target) -> int:
-    # The access log's table and its columns come with its own feature (branch `audit`); the lead
-    # counts its rows about the person here at the merge. Whatever the count, nothing is deleted.
-    return 0
+    return await _scalar(session, select(func.count()).select_from(AccessLogParticipant).where(AccessLogParticipant.participant_id == target.participant_id))
 
 
 def _pid(model: Any) -> Callable[[Target], Any]:
@@ -166,7 +164,8 @@ STEPS: tuple[Step, ...] = (
     Step("invites", "delete", "their invite codes", _count_of(Invite, _pid(Invite)), _delete(Invite, _pid(Invite))),
     Step("conversations", "delete", "where they were in a conversation, with what they had typed", _count_of(Conversation, _pid(Conversation)), _delete(Conversation, _pid(Conversation))),
     Step("participants", "delete", "their own row: name, Telegram chat id, language, caseworker", _one, _delete(Participant, lambda t: Participant.id == t.participant_id)),
-    Step("access_log", "keep", "never deleted: who looked at their data and when (append-only; the law asks to keep it)", _access_log_rows, None),
+    Step("access_log", "keep", "never deleted: who looked at their data and when, by id only (append-only; the law asks to keep it)", _access_log_rows, None),
+    Step("access_log_participants", "keep", "never deleted: which ids each access showed", _access_log_rows, None),
 )
 
 

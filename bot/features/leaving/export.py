@@ -11,7 +11,6 @@ autoescape), since names, places and messages are whatever people typed.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.features.caseworker_messages.messages import QUICK_REPLIES
 from bot.services import Actor, NotFound
 from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs
+from storage import access_log
 from storage.models import Activity, Appointment, Attendance, Caseworker, CheckIn, ConsentRecord, Enrolment, Event, Participant, ParticipantStatus
 
 
@@ -50,10 +50,6 @@ class Export:
     sections: tuple[Section, ...]
 
 
-# More sections from other features, appended after these in order: `source(session, participant_id)`
-# returns one `Section` (the access log's "who looked at your data" is meant to go here).
-SectionSource = Callable[[AsyncSession, int], Awaitable[Section]]
-EXTRA_SECTIONS: list[SectionSource] = []
 
 YES, NO = N_("Ja"), N_("Nej")
 YOU, CASEWORKER = N_("Du"), N_("Din handläggare")
@@ -76,6 +72,7 @@ ATTENDANCE = _columns(("date", N_("Datum")), ("activity", N_("Aktivitet")), ("pr
 CHECKINS = _columns(("week", N_("Vecka")), ("practice", N_("Övat")), ("places", N_("Var")), ("confidence", N_("Hur det känns (1–5)")), ("voice_notes", N_("Röstmeddelanden")))
 MESSAGES = _columns(("at", N_("När")), ("from", N_("Från")), ("text", N_("Text")))
 HISTORY = _columns(("at", N_("När")), ("what", N_("Vad")))
+ACCESS_LOG = _columns(("at", N_("När")), ("who", N_("Vem")), ("what", N_("Vad")))
 
 
 async def collect(session: AsyncSession, actor: Actor, *, participant_id: int, now: datetime) -> Export:
@@ -121,8 +118,11 @@ async def collect(session: AsyncSession, actor: Actor, *, participant_id: int, n
             messages.append((at, "caseworker", payload.get("text") if isinstance(payload.get("text"), str) else QUICK_REPLIES.get(payload.get("reply"), payload.get("reply"))))
     sections.append(Section("messages", N_("Meddelanden med din handläggare"), MESSAGES, tuple(messages)))
     sections.append(Section("history", N_("Allt som har hänt"), HISTORY, tuple((at, type_) for type_, at, _payload in events)))
-    for source in EXTRA_SECTIONS:
-        sections.append(await source(session, pid))
+    sections.append(Section("access_log", N_("Vem som har sett dina uppgifter"), ACCESS_LOG, tuple(
+        (row.at, row.actor, row.what) for row in await access_log.rows_about(session, pid)
+    )))
+    # This copy shows everything about them: it is itself an access the log must name.
+    await access_log.record(session, actor, access_log.EXPORT, [pid], now=now)
     return Export(pid, participant.language if participant.language in LANGUAGES else SOURCE_LANGUAGE, now, tuple(sections))
 
 

@@ -83,7 +83,7 @@ async def edit_participant(context: Context, args: argparse.Namespace) -> dict[s
 async def list_participants(context: Context, args: argparse.Namespace) -> dict[str, Any]:
     from bot.features.participants import services
 
-    return {"participants": [asdict(p) for p in await services.list_participants(context.session, context.actor)]}
+    return {"participants": [asdict(p) for p in await services.list_participants(context.session, context.actor, now=context.now)]}
 
 
 async def _invite(settings: Settings, invite: InviteIssued) -> dict[str, Any]:

@@ -18,13 +18,17 @@ def language_chosen(changes: Changes, participant: ParticipantRow, event: FlowEv
 
 
 def consent(changes: Changes, participant: ParticipantRow, event: FlowEvent) -> None:
-    """A consent record with the notice version the participant was shown; agreeing makes them active."""
+    """A consent record with the notice version the participant was shown; agreeing makes them
+    active, declining a changed notice takes an active participant back to invited (nothing is
+    sent to them until they agree again, after /start)."""
     answer = ConsentAnswer(event.payload["answer"])
     changes.statements.append(
         insert(ConsentRecord).values(participant_id=participant.id, notice_version=str(event.payload["notice_version"]), answer=answer, recorded_at=changes.now)
     )
     if answer == ConsentAnswer.AGREED:
         changes.set_participant(status=ParticipantStatus.ACTIVE)
+    elif participant.status == ParticipantStatus.ACTIVE:
+        changes.set_participant(status=ParticipantStatus.INVITED)
 
 
 async def status_after_return(reader: Reader, participant_id: int) -> ParticipantStatus:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.conversation.turn import Turn
-from bot.features.participants import commands, events, membership, newcomers, stopped
+from bot.features.participants import commands, events, membership, newcomers, notice, stopped
 from bot.features.participants.recipients import ParticipantRecipients
 from bot.registry import COMMANDS, GATE, STOPPED, Features, MenuCommand
+from flows import notice as notice_versions
 from locales import N_
 from storage.models import ParticipantStatus
 
@@ -31,6 +32,11 @@ def register(features: Features, stegvis: Stegvis) -> None:
     features.router(GATE, membership.create_router)
     features.router(GATE + 1, newcomers.create_router)
     features.router(STOPPED, stopped.create_router)
+    # After /stop's router, before the commands: a changed privacy notice comes first.
+    versions = notice_versions.load_versions()
+    # A notice text without a version does not start: the FlowError says what to add.
+    notice_versions.version_of(stegvis.engine.flows[notice_versions.NOTICE_FLOW], versions)
+    features.router(STOPPED + 5, lambda: notice.create_router(versions))
     features.router(COMMANDS, commands.create_router)
     for order, (command, description) in enumerate(
         (("start", N_("Börja")), ("language", N_("Byt språk")), ("help", N_("Hjälp")), ("stop", N_("Stoppa meddelanden")))

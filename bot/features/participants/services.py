@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import Actor, Conflict, InvalidInput, NotFound, invalid
 from bot.validation import clean_name, parse_email
 from locales import parse_language
+from storage import access_log
 from storage import digests as caseworker_telegram
 from storage import repositories as repo
 from storage.models import Gender, Invite, Participant, ParticipantStatus
@@ -93,8 +94,8 @@ async def add_caseworker(session: AsyncSession, actor: Actor, *, name: str, emai
     except ValueError as error:
         raise invalid("email", error) from None
     caseworker = await repo.add_caseworker(session, name, address, now=now)
-    await caseworker_telegram.new_invite(session, caseworker, invite_ttl=timedelta(days=invite_days), now=now)
-    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email, caseworker.invite_code, caseworker.invite_expires_at)
+    code = await caseworker_telegram.new_invite(session, caseworker, invite_ttl=timedelta(days=invite_days), now=now)
+    return CaseworkerAdded(caseworker.id, caseworker.name, caseworker.email, code, caseworker.invite_expires_at)
 
 
 async def add_participant(
@@ -108,15 +109,18 @@ async def add_participant(
     if await repo.get_caseworker(session, caseworker_id) is None:
         raise NotFound(f"no caseworker with id {caseworker_id} (see: stegvis caseworker add)", field="caseworker")
     participant = await repo.add_participant(session, name, caseworker_id, code, now=now)
-    invite = await repo.create_invite(session, participant.id, timedelta(days=invite_days), now=now)
-    return ParticipantAdded(participant.id, participant.name, caseworker_id, code, InviteIssued(participant.id, invite.code, invite.expires_at))
+    invite, invite_code = await repo.create_invite(session, participant.id, timedelta(days=invite_days), now=now)
+    return ParticipantAdded(participant.id, participant.name, caseworker_id, code, InviteIssued(participant.id, invite_code, invite.expires_at))
 
 
-async def list_participants(session: AsyncSession, actor: Actor) -> list[ParticipantSummary]:
-    return [
+async def list_participants(session: AsyncSession, actor: Actor, *, now: datetime) -> list[ParticipantSummary]:
+    """Every participant with their name; the listing is recorded in the access log."""
+    found = [
         ParticipantSummary(p.id, p.name, p.caseworker_id, p.language, ParticipantStatus(p.status).value, p.telegram_chat_id is not None)
         for p in await repo.list_participants(session)
     ]
+    await access_log.record(session, actor, access_log.PARTICIPANT_LIST, [p.participant_id for p in found], now=now)
+    return found
 
 
 async def issue_invite(session: AsyncSession, actor: Actor, *, participant_id: int, now: datetime, invite_days: int) -> InviteIssued:
@@ -137,8 +141,8 @@ async def issue_invite(session: AsyncSession, actor: Actor, *, participant_id: i
         .values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
-    invite = await repo.create_invite(session, participant_id, timedelta(days=invite_days), now=now)
-    return InviteIssued(participant_id, invite.code, invite.expires_at)
+    invite, code = await repo.create_invite(session, participant_id, timedelta(days=invite_days), now=now)
+    return InviteIssued(participant_id, code, invite.expires_at)
 
 
 

@@ -113,7 +113,7 @@ def leaders_table(listing: LeaderListing, settings: Settings) -> str:
         return "No leaders yet. Add one with: stegvis leader add --name N --activity ID"
     lines = [f"{'id':>4}  {'name':<28} {'telegram':<10} activities"]
     for leader in listing.leaders:
-        linked = "linked" if leader.linked else ("invited" if leader.invite_code else "no link")
+        linked = "linked" if leader.linked else ("invited" if leader.invite_expires_at else "no link")
         lines.append(f"{leader.id:>4}  {leader.name[:28]:<28} {linked:<10} {', '.join(map(str, leader.activities))}")
     return "\n".join(lines)
 

@@ -37,7 +37,7 @@ class LeaderView:
     activities: tuple[int, ...]
     linked: bool
     language: str | None
-    invite_code: str | None  # None once used
+    invite_code: str | None  # only when just made: the database keeps its hash, so it is shown once
     invite_expires_at: datetime | None
 
     def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
@@ -78,11 +78,11 @@ class AttendanceView:
         }
 
 
-def _view(leader: Leader, activity_ids: Sequence[int], now: datetime) -> LeaderView:
-    usable = leader.invite_used_at is None and leader.invite_code is not None
+def _view(leader: Leader, activity_ids: Sequence[int], now: datetime, code: str | None = None) -> LeaderView:
+    usable = leader.invite_used_at is None and leader.invite_code_hash is not None
     return LeaderView(
         leader.id, leader.name, tuple(activity_ids), leader.telegram_chat_id is not None, leader.language,
-        leader.invite_code if usable else None, leader.invite_expires_at if usable else None,
+        code if usable else None, leader.invite_expires_at if usable else None,
     )
 
 
@@ -99,8 +99,8 @@ async def add_leader(session: AsyncSession, actor: Actor, settings: Settings, *,
     missing = sorted(set(activity_ids) - found.keys())
     if missing:
         raise NotFound(f"no activity with id {missing[0]} (see: stegvis activity list)", field="activity")
-    leader = await store.add_leader(session, name=name_text, activity_ids=activity_ids, invite_ttl=timedelta(days=settings.invite_days), now=now)
-    return _view(leader, sorted(set(activity_ids)), now)
+    leader, code = await store.add_leader(session, name=name_text, activity_ids=activity_ids, invite_ttl=timedelta(days=settings.invite_days), now=now)
+    return _view(leader, sorted(set(activity_ids)), now, code)
 
 
 async def list_leaders(session: AsyncSession, actor: Actor, settings: Settings, *, now: datetime) -> LeaderListing:
@@ -115,8 +115,8 @@ async def new_invite(session: AsyncSession, actor: Actor, settings: Settings, *,
     leader = await store.get_leader(session, leader_id)
     if leader is None:
         raise NotFound(f"no leader with id {leader_id} (see: stegvis leader list)")
-    await store.new_invite(session, leader, invite_ttl=timedelta(days=settings.invite_days), now=now)
-    return _view(leader, (await store.led_activities(session, [leader.id]))[leader.id], now)
+    code = await store.new_invite(session, leader, invite_ttl=timedelta(days=settings.invite_days), now=now)
+    return _view(leader, (await store.led_activities(session, [leader.id]))[leader.id], now, code)
 
 
 async def record_attendance(

@@ -104,7 +104,7 @@ async def results_it(context: Context, args: argparse.Namespace) -> Written:
         raise InvalidInput("xlsx needs --output FILE", field="format")
     if output is not None and (why := check_writable(output)) is not None:
         raise InvalidInput(why, field="output")
-    results = await flow_results(context.session, context.actor, flows=load_flows(), flow=args.flow)
+    results = await flow_results(context.session, context.actor, flows=load_flows(), flow=args.flow, now=context.now)
     tz = context.settings.tz
     content = results_csv(results, tz) if args.format == "csv" else results_xlsx(results, context.now, tz)
     if output is not None:

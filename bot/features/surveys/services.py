@@ -25,7 +25,7 @@ from bot.features.surveys.messages import FLOW_MESSAGE, SENT, why_not_sendable
 from bot.outbox.quiet_hours import QuietHours, next_allowed_moment
 from bot.services import Actor, InvalidInput, NotFound
 from flows.definition import Flow
-from storage import outbox
+from storage import access_log, outbox
 from storage.models import Activity, Caseworker, Enrolment, Event, Participant, ParticipantStatus
 from storage.outbox import Planned, Recipient
 
@@ -244,7 +244,7 @@ def questions_of(flow: Flow) -> list[Question]:
     return questions
 
 
-async def flow_results(session: AsyncSession, actor: Actor, *, flows: Mapping[str, Flow], flow: str) -> Results:
+async def flow_results(session: AsyncSession, actor: Actor, *, flows: Mapping[str, Flow], flow: str, now: datetime) -> Results:
     chosen = _flow(flows, flow)
     questions = questions_of(chosen)
     by_step = {q.step: q for q in questions}
@@ -288,4 +288,5 @@ async def flow_results(session: AsyncSession, actor: Actor, *, flows: Mapping[st
         rows = (await session.execute(select(Participant.id, Participant.name, Participant.language).where(Participant.id.in_(sorted(people))))).all()
         for pid, name, language in rows:
             people[pid].name, people[pid].language = name, language
+    await access_log.record(session, actor, access_log.FLOW_RESULTS, people, now=now, detail=chosen.id)
     return Results(chosen.id, questions, [people[pid] for pid in sorted(people)])
