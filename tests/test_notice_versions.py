@@ -1,22 +1,28 @@
 """The privacy notice's version follows its text (flows/notice.py, flows/notice_versions.yaml), and
-active participants who agreed to another version are asked again on their next message.
+active participants who agreed to another version are asked again: on their next message, and
+through the outbox for those who do not write.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert, select
 
 from bot.app import Stegvis
 from bot.config import load_settings
+from bot.features.participants import notice_again
 from bot.features.participants.notice import CHANGED
+from bot.outbox.sender import Sender
 from flows import notice
 from flows.check import check_flow
 from flows.definition import Flow, FlowError
 from flows.library import DEFINITIONS, load_flows
-from storage.models import ConsentRecord, Participant
+from storage.clock import FrozenClock
+from storage.models import ConsentRecord, OutboxMessage, OutboxStatus, Participant
 from tests.harness import start_bot
 
 ONBOARDING = DEFINITIONS / "onboarding.yaml"
@@ -124,3 +130,45 @@ def test_flows_check_refuses_a_shipped_notice_without_a_version_in_one_line(monk
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("stegvis: ") and captured.err.count("\n") == 1
     assert "privacy.say: the privacy notice's text has no version" in captured.err
+
+
+async def test_participants_who_do_not_write_get_the_changed_notice_through_the_outbox_once(tmp_path: Path) -> None:
+    # A Tuesday morning, outside quiet hours.
+    async with start_bot(tmp_path, clock=FrozenClock(datetime(2027, 1, 19, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm")))) as harness:
+        amina, amina_id = await harness.joined("Amina Yusuf", "so")
+        await harness.joined("Sara Lind", "sv")  # agreed to the live text: no row for her below
+        hassan, hassan_id = await harness.joined("Hassan Ali", "ar")
+        async with harness.database.sessions() as session:
+            for pid in (amina_id, hassan_id):
+                await session.execute(insert(ConsentRecord).values(participant_id=pid, notice_version="2025-01", answer="agreed", recorded_at=harness.clock.now()))
+            await session.commit()
+        [job] = [job for job in harness.stegvis.features.jobs if job.id == "participants-notice-again"]
+        await job.run(harness.stegvis)
+        await job.run(harness.stegvis)  # the next tick (or another process) plans nothing twice
+        async with harness.database.sessions() as session:
+            rows = (await session.execute(select(OutboxMessage.recipient_id, OutboxMessage.slot).where(OutboxMessage.composer == notice_again.NOTICE_MESSAGE).order_by(OutboxMessage.recipient_id))).all()
+        live = notice.version_of(harness.stegvis.engine.flows["onboarding"], notice.load_versions())
+        assert [tuple(r) for r in rows] == [(amina_id, live), (hassan_id, live)]
+
+        # Hassan writes first: asked on his message, he agrees; his planned notice is then withdrawn.
+        await hassan.send("hej")
+        await hassan.next_reply()
+        await hassan.press(0, await hassan.next_reply())
+        await hassan.next_reply()  # welcome
+        await harness.settle()
+        sender = Sender(harness.stegvis, harness.bot)
+        assert await sender.tick() == 1
+        so = harness.stegvis.catalogs.texts("so")
+        assert (await amina.next_reply()).text == so.gettext(CHANGED)
+        asked = await amina.next_reply()
+        assert asked.text.startswith("Salaan Amina Yusuf! Stegvis") and [d for row in asked.buttons for _l, d in row] == ["s:onboarding:privacy:agree", "s:onboarding:privacy:decline"]
+        await amina.press(0, asked)
+        await amina.next_reply()
+        await harness.settle()
+        async with harness.database.sessions() as session:
+            statuses = dict((await session.execute(select(OutboxMessage.recipient_id, OutboxMessage.status).where(OutboxMessage.composer == notice_again.NOTICE_MESSAGE))).all())
+            consents = (await session.execute(select(ConsentRecord.participant_id, ConsentRecord.notice_version, ConsentRecord.answer).order_by(ConsentRecord.id))).all()
+        assert statuses == {amina_id: OutboxStatus.SENT, hassan_id: OutboxStatus.CANCELLED}
+        assert [tuple(c) for c in consents][-2:] == [(hassan_id, live, "agreed"), (amina_id, live, "agreed")]
+        await job.run(harness.stegvis)  # everyone agreed to the live text now: nothing more
+        assert await sender.tick() == 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.conversation.turn import Turn
-from bot.features.participants import commands, events, membership, newcomers, notice, stopped
+from bot.features.participants import commands, events, membership, newcomers, notice, notice_again, stopped
 from bot.features.participants.recipients import ParticipantRecipients
-from bot.registry import COMMANDS, GATE, STOPPED, Features, MenuCommand
+from bot.registry import COMMANDS, GATE, STOPPED, Features, Job, MenuCommand
 from flows import notice as notice_versions
 from locales import N_
 from storage.models import ParticipantStatus
@@ -37,6 +37,18 @@ def register(features: Features, stegvis: Stegvis) -> None:
     # A notice text without a version does not start: the FlowError says what to add.
     notice_versions.version_of(stegvis.engine.flows[notice_versions.NOTICE_FLOW], versions)
     features.router(STOPPED + 5, lambda: notice.create_router(versions))
+    # ... and is sent to those who do not write, through the outbox.
+    features.composer(notice_again.NoticeAgainMessage(stegvis.engine, stegvis.catalogs, stegvis.variables))
+    features.subject(notice_again.NoticeConsents())
+
+    async def send_notice_again(stegvis: Stegvis) -> None:
+        # The live onboarding flow's notice: a published version goes out within the hour.
+        version = notice_versions.version_of(stegvis.engine.flows[notice_versions.NOTICE_FLOW], versions)
+        async with stegvis.database.sessions() as session:
+            await notice_again.plan(session, version, now=stegvis.clock.now())
+            await session.commit()
+
+    features.job(Job("participants-notice-again", notice_again.EVERY, send_notice_again))
     features.router(COMMANDS, commands.create_router)
     for order, (command, description) in enumerate(
         (("start", N_("Börja")), ("language", N_("Byt språk")), ("help", N_("Hjälp")), ("stop", N_("Stoppa meddelanden")))
