@@ -134,8 +134,9 @@ class Store(Reader, Protocol):
 # ---- the same unit of work through SQLAlchemy (PostgreSQL, and any open session) ----------------
 
 
-def _participant_query() -> Any:
-    latest_consent = (
+def latest_notice_version() -> Any:
+    """Each participant's latest consent's notice version, as a subquery correlated to `Participant`."""
+    return (
         select(ConsentRecord.notice_version)
         .where(ConsentRecord.participant_id == Participant.id)
         .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
@@ -143,8 +144,12 @@ def _participant_query() -> Any:
         .correlate(Participant)
         .scalar_subquery()
     )
+
+
+def _participant_query() -> Any:
     return select(
-        Participant.id, Participant.name, Participant.caseworker_id, Participant.language, Participant.status, Participant.telegram_chat_id, Conversation.data, latest_consent
+        Participant.id, Participant.name, Participant.caseworker_id, Participant.language, Participant.status, Participant.telegram_chat_id, Conversation.data,
+        latest_notice_version(),
     ).outerjoin(Conversation, Conversation.participant_id == Participant.id)
 
 

@@ -26,8 +26,9 @@ from flows import notice
 from flows.engine import IDLE, Engine, OutgoingMessage, Sprint, State
 from locales import Catalogs
 from storage import outbox
-from storage.models import ConsentRecord, OutboxMessage, Participant, ParticipantStatus
+from storage.models import OutboxMessage, Participant, ParticipantStatus
 from storage.outbox import Planned, Recipient, Subject
+from storage.writer import latest_notice_version
 
 NOTICE_MESSAGE = "participants.notice"
 SUBJECT = "notice"  # subject id: the participant asked
@@ -35,22 +36,10 @@ SENT = "notice_sent"
 EVERY = 3600.0  # hourly (and at start-up): a published notice reaches everyone within the hour
 
 
-def _latest_version() -> Any:
-    """Each participant's latest consent's notice version, as a correlated subquery."""
-    return (
-        select(ConsentRecord.notice_version)
-        .where(ConsentRecord.participant_id == Participant.id)
-        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
-        .limit(1)
-        .correlate(Participant)
-        .scalar_subquery()
-    )
-
-
 async def plan(session: AsyncSession, version: str, *, now: datetime) -> int:
     """Plan the notice for every active participant whose latest consent is to another version;
     how many rows are new. Participants with no consent at all (made active by hand) are not ours to ask."""
-    rows = await session.execute(select(Participant.id, _latest_version()).where(Participant.status == ParticipantStatus.ACTIVE))
+    rows = await session.execute(select(Participant.id, latest_notice_version()).where(Participant.status == ParticipantStatus.ACTIVE))
     due = [pid for pid, agreed_to in rows if agreed_to is not None and agreed_to != version]
     planned = [Planned(Recipient.participant(pid), NOTICE_MESSAGE, now, subject=Subject(SUBJECT, pid), slot=version) for pid in due]
     return await outbox.enqueue_many(session, planned, now=now)
@@ -65,7 +54,7 @@ class NoticeConsents:
     async def load(self, session: AsyncSession, ids: Collection[int]) -> dict[int, tuple[str, str | None]]:
         if not ids:
             return {}
-        rows = await session.execute(select(Participant.id, Participant.status, _latest_version()).where(Participant.id.in_(sorted(ids))))
+        rows = await session.execute(select(Participant.id, Participant.status, latest_notice_version()).where(Participant.id.in_(sorted(ids))))
         return {pid: (status, agreed_to) for pid, status, agreed_to in rows}
 
     def stale(self, row: OutboxMessage, subject: Any | None, now: datetime) -> str | None:
