@@ -8,9 +8,8 @@ again (the next tick, a new process) adds nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,20 +18,14 @@ from bot.features.flow_timeouts.feature import plan_timeouts, time_out_due
 from bot.features.flow_timeouts.messages import TIMEOUT_MESSAGE
 from bot.features.surveys import services
 from bot.outbox.sender import Sender
-from bot.services import Actor
 from flows.engine import Engine, Press, State
 from flows.library import load_flows
 from locales import Catalogs
 from storage.clock import FrozenClock
 from storage.models import OutboxMessage, OutboxStatus
 from tests.harness import BotHarness, start_bot
+from tests.test_surveys import CATALOGS, FLOWS, NOW, STAFF, STEPS, TZ  # the same survey, sent on the same Tuesday morning
 
-TZ = ZoneInfo("Europe/Stockholm")
-NOW = datetime(2027, 1, 19, 10, 0, tzinfo=TZ)  # a Tuesday morning, outside quiet hours
-FLOWS = load_flows()
-STEPS = FLOWS["course_eval"].steps
-CATALOGS = Catalogs()
-STAFF = Actor("cli", "test")
 WAIT = 20.0  # seconds: a generous deadline on a busy machine
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.engine import Sprint
 from locales import LANGUAGES, SOURCE_LANGUAGE
+from storage import outbox
 from storage.models import OutboxMessage
 from storage.writer import ParticipantRow
 
@@ -69,6 +70,15 @@ class SubjectRule(Protocol):
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
         """Cancel every pending row about this kind of subject that `stale` would refuse."""
+
+
+async def withdraw_stale_rows(rule: SubjectRule, session: AsyncSession, now: datetime) -> int:
+    """`withdraw_stale` for a rule whose `load` and `stale` decide it: every pending row about the
+    rule's kind of subject that `stale` refuses is withdrawn with its reason."""
+    rows = await outbox.pending_about(session, rule.kind)
+    subjects = await rule.load(session, {row.subject_id for row in rows if row.subject_id is not None})
+    reasons = {row.id: rule.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
+    return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
 
 
 class Recipients(Protocol):

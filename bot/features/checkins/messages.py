@@ -18,11 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.checkins import store, weeks
-from bot.outbox.composers import Addressee
+from bot.outbox.composers import Addressee, withdraw_stale_rows
 from flows import phrases
 from flows.engine import BROKEN, Engine, FlowEvent, Run, Sprint
 from locales import N_, Catalogs, Texts
-from storage import outbox
 from storage.models import Enrolment, OutboxMessage, Participant, ParticipantStatus
 from storage.writer import ParticipantRow, Reader, SessionReader
 
@@ -174,7 +173,4 @@ class CheckinSubjects:
         return None  # the week is the row's: `stale` refuses once it is over
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
-        rows = await outbox.pending_about(session, self.kind)
-        subjects = await self.load(session, {row.subject_id for row in rows if row.subject_id is not None})
-        reasons = {row.id: self.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
-        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
+        return await withdraw_stale_rows(self, session, now)

@@ -21,9 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outbox.composers import Addressee
+from bot.outbox.composers import Addressee, withdraw_stale_rows
 from flows.engine import Engine, Run, Sprint, State
-from storage import outbox
 from storage.models import Conversation, OutboxMessage
 from storage.outbox import Planned, Recipient, Subject
 
@@ -78,10 +77,7 @@ class ConversationTimeouts:
         return None  # a nudge held by quiet hours goes out in the morning
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
-        rows = await outbox.pending_about(session, self.kind)
-        states = await self.load(session, {row.subject_id for row in rows if row.subject_id is not None})
-        reasons = {row.id: self.stale(row, states.get(row.subject_id or 0), now) for row in rows}
-        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
+        return await withdraw_stale_rows(self, session, now)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.caseworker_messages.messages import QUICK_REPLIES
-from bot.services import Actor, NotFound
+from bot.features.leaving.services import existing_participant
+from bot.services import Actor
 from locales import LANGUAGES, N_, SOURCE_LANGUAGE, Catalogs
 from storage import access_log
-from storage.models import Activity, Appointment, Attendance, Caseworker, CheckIn, ConsentRecord, Enrolment, Event, Participant, ParticipantStatus
+from storage.models import Activity, Appointment, Attendance, Caseworker, CheckIn, ConsentRecord, Enrolment, Event, ParticipantStatus
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,7 @@ ACCESS_LOG = _columns(("at", N_("När")), ("who", N_("Vem")), ("what", N_("Vad")
 
 
 async def collect(session: AsyncSession, actor: Actor, *, participant_id: int, now: datetime) -> Export:
-    participant = await session.get(Participant, participant_id)
-    if participant is None or participant.status == ParticipantStatus.ERASED:
-        raise NotFound(f"no participant with id {participant_id} (erased, or never added; see: stegvis participant list)", field="participant")
+    participant = await existing_participant(session, participant_id)
     pid = participant_id
     caseworker = await session.get(Caseworker, participant.caseworker_id)
     names = dict((await session.execute(select(Activity.id, Activity.name))).all())

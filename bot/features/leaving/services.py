@@ -52,7 +52,8 @@ def local_date(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
-async def _participant(session: AsyncSession, participant_id: int) -> Participant:
+async def existing_participant(session: AsyncSession, participant_id: int) -> Participant:
+    """The participant with this id; NotFound for an unknown or erased one."""
     participant = await session.get(Participant, participant_id)
     if participant is None or participant.status == ParticipantStatus.ERASED:
         # An erased participant's row is gone; a de-identified one has a negative id no one is given.
@@ -77,7 +78,7 @@ class Finished:
 
 async def end_participation(session: AsyncSession, actor: Actor, *, participant_id: int, reason: FinishReason, on: date | None, tz: ZoneInfo, now: datetime) -> Finished:
     """End a participation on local date `on` (today when None); see the module docstring."""
-    participant = await _participant(session, participant_id)
+    participant = await existing_participant(session, participant_id)
     today = local_date(now, tz)
     day = on or today
     if participant.status == ParticipantStatus.FINISHED:
@@ -135,7 +136,7 @@ async def erase_participant(
 ) -> Erasure:
     """Erase one participant who is not active (or, without `confirm`, count what would be erased and
     change nothing, whatever their status)."""
-    participant = await _participant(session, participant_id)
+    participant = await existing_participant(session, participant_id)
     target = erasure.Target(
         participant_id, 0, participant.caseworker_id, participant.gender, participant.finished_on, participant.finish_reason, now,
     )

@@ -36,6 +36,14 @@ class NoticeOutdated(Filter):
 
     def __init__(self, versions: dict[str, str]) -> None:
         self.versions = versions
+        self._live: tuple[Any, str] | None = None  # the live onboarding flow and its notice's version
+
+    def live_version(self, stegvis: Stegvis) -> str:
+        # Worked out once per live flow (a published version is a new object), not per message.
+        flow = stegvis.engine.flows[notice.NOTICE_FLOW]
+        if self._live is None or self._live[0] is not flow:
+            self._live = (flow, notice.version_of(flow, self.versions))
+        return self._live[1]
 
     async def __call__(self, message: Message, stegvis: Stegvis, turn: Turn | None = None, **_: Any) -> bool:
         if turn is None:
@@ -45,7 +53,7 @@ class NoticeOutdated(Filter):
             return False  # being asked already: the core asks it again
         # Their latest consent's version comes with the participant's row (storage/writer.py).
         agreed_to = turn.participant.notice_version
-        return agreed_to is not None and agreed_to != notice.version_of(stegvis.engine.flows[notice.NOTICE_FLOW], self.versions)  # no consent at all: made active by hand, not ours to ask
+        return agreed_to is not None and agreed_to != self.live_version(stegvis)  # no consent at all: made active by hand, not ours to ask
 
 
 async def ask_again(message: Message, turn: Turn, stegvis: Stegvis) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.participants.notice import CHANGED
-from bot.outbox.composers import Addressee
+from bot.outbox.composers import Addressee, withdraw_stale_rows
 from flows import notice
 from flows.engine import IDLE, Engine, OutgoingMessage, Sprint, State
 from locales import Catalogs
@@ -68,10 +68,7 @@ class NoticeConsents:
         return None  # held by quiet hours, it goes out in the morning
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
-        rows = await outbox.pending_about(session, self.kind)
-        subjects = await self.load(session, {row.subject_id for row in rows if row.subject_id is not None})
-        reasons = {row.id: self.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
-        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
+        return await withdraw_stale_rows(self, session, now)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.roll_call.sheet import DAYS_BACK, ActivityRoll, load_activities, sheet
-from bot.outbox.composers import Addressee
+from bot.outbox.composers import Addressee, withdraw_stale_rows
 from flows.engine import IDLE, Sprint
 from locales import Catalogs
-from storage import outbox
 from storage.models import Leader, OutboxMessage
 from storage.writer import SessionReader
 
@@ -83,10 +82,7 @@ class RollCallSubjects:
         return None  # leaders' messages do not wait for quiet hours
 
     async def withdraw_stale(self, session: AsyncSession, now: datetime) -> int:
-        rows = await outbox.pending_about(session, self.kind)
-        subjects = await self.load(session, {row.subject_id for row in rows if row.subject_id is not None})
-        reasons = {row.id: self.stale(row, subjects.get(row.subject_id or 0), now) for row in rows}
-        return await outbox.withdraw_rows(session, {row_id: reason for row_id, reason in reasons.items() if reason is not None})
+        return await withdraw_stale_rows(self, session, now)
 
 
 class LeaderRecipients:
